@@ -1,0 +1,3 @@
+"""OpenIntern: an autonomous ML research agent."""
+
+__version__ = "0.1.0"

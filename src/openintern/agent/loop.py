@@ -1,0 +1,334 @@
+"""The research loop: build the request, call the model, run the tools, record, repeat.
+
+Everything else is an object the loop calls: the context builder (masking, summaries,
+the window invariant), the guards (malformed calls, doom loops, approvals, budget), the
+store (every step committed before the next model call) and the event bus (renderers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from openintern.agent.context import ContextBuilder, truncate_tool_output
+from openintern.agent.guards import (
+    Approver,
+    BudgetGuard,
+    CheckedCall,
+    DenyingApprover,
+    DoomLoopDetector,
+    check_calls,
+    dedupe_call_ids,
+    orphan_results,
+    plan_repairs,
+)
+from openintern.events import (
+    ApprovalRequested,
+    ApprovalResolved,
+    AssistantDelta,
+    AssistantMessage,
+    Compaction,
+    ErrorEvent,
+    EventBus,
+    GuardTriggered,
+    ModelCall,
+    Retrying,
+    StopReason,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnComplete,
+    UserMessage,
+)
+from openintern.llm.errors import ContextWindowExceeded, LLMError
+from openintern.llm.types import LLMClient, Message, ModelReply, RetryNotice, TextDelta, ToolCall
+from openintern.store import Store
+from openintern.tools.base import ToolContext, ToolError, ToolRegistry, ToolResult
+
+
+@dataclass
+class LoopLimits:
+    """When a turn must stop on its own."""
+
+    max_iterations: int = 300
+    budget_usd: float | None = None
+
+
+class ResearchLoop:
+    """Runs turns of one session. One instance per session; not re-entrant."""
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        model: LLMClient,
+        tools: ToolRegistry,
+        context: ContextBuilder,
+        store: Store,
+        bus: EventBus,
+        tool_ctx: ToolContext,
+        approver: Approver,
+        limits: LoopLimits,
+    ) -> None:
+        self.session_id = session_id
+        self.model = model
+        self.tools = tools
+        self.context = context
+        self.store = store
+        self.bus = bus
+        self.tool_ctx = tool_ctx
+        self.approver = approver
+        self.limits = limits
+        self.budget = BudgetGuard(limits.budget_usd)
+        self.doom = DoomLoopDetector()
+        self.history: list[Message] = store.load_messages(session_id)
+        self.total_cost_usd = store.get_session(session_id).total_cost_usd
+
+    # --- one turn --------------------------------------------------------------------
+    async def run_turn(self, user_text: str | None = None) -> TurnComplete:
+        """Run until the model stops, a limit is hit, or the turn is cancelled
+        (Ctrl+C). ``user_text`` None continues an interrupted turn (resume)."""
+        self.store.update_session(self.session_id, status="running")
+        self._repair()
+        if user_text is not None:
+            self._record(Message(role="user", content=user_text))
+            self.bus.emit(UserMessage(text=user_text))
+        iterations, final_text = 0, ""
+        specs = self.tools.specs()
+        reason: StopReason = "max_iterations"
+        try:
+            while iterations < self.limits.max_iterations:
+                if self.budget.exceeded(self.total_cost_usd):
+                    reason = "budget"
+                    break
+                iterations += 1
+                reply = await self._call_model(specs, iterations)
+                # Fresh ids for empty/duplicate call ids before anything is stored, so
+                # every result points at a call the stored message really has.
+                reply.tool_calls = dedupe_call_ids(reply.tool_calls)
+                final_text = reply.text
+                self._record(
+                    Message(role="assistant", content=reply.text, tool_calls=reply.tool_calls)
+                )
+                self.bus.emit(
+                    AssistantMessage(
+                        text=reply.text,
+                        tool_calls=[tc.to_openai() for tc in reply.tool_calls],
+                        iteration=iterations,
+                    )
+                )
+                if not reply.tool_calls:
+                    reason = "finished"
+                    break
+                nudge = self.doom.observe(reply.tool_calls)
+                await self._run_tools(reply.tool_calls)
+                if nudge:
+                    self._record(Message(role="user", content=nudge, kind="nudge"))
+                    self.bus.emit(GuardTriggered(guard="doom_loop", detail=nudge))
+        except asyncio.CancelledError:
+            self._repair()
+            return self._complete("interrupted", iterations, final_text)
+        except LLMError as exc:
+            self.bus.emit(ErrorEvent(message=str(exc), fatal=True))
+            return self._complete("error", iterations, final_text)
+        return self._complete(reason, iterations, final_text)
+
+    def _complete(self, reason: StopReason, iterations: int, text: str) -> TurnComplete:
+        status = {"finished": "idle", "needs_input": "idle"}.get(reason, reason)
+        self.store.update_session(self.session_id, status=status)
+        total = self.store.get_session(self.session_id).total_cost_usd
+        event = TurnComplete(reason=reason, iterations=iterations, text=text, total_cost_usd=total)
+        self.bus.emit(event)
+        return event
+
+    # --- model ---------------------------------------------------------------------
+    async def _call_model(self, specs: list[dict[str, Any]], iteration: int) -> ModelReply:
+        for attempt in range(2):
+            built = await self.context.build(self.history, specs)
+            if built.compaction is not None:
+                self._apply_compaction(built.compaction)
+            try:
+                reply = await self._stream(built.messages, specs)
+            except ContextWindowExceeded:
+                if attempt:
+                    raise
+                # The provider counts more tokens than we estimated: recalibrate, rebuild.
+                self.context.observe_usage(
+                    built.estimated_tokens, int(built.estimated_tokens * 1.5)
+                )
+                continue
+            self.context.observe_usage(built.estimated_tokens, reply.usage.prompt_tokens)
+            total = self.total_cost_usd = self.store.add_usage(
+                self.session_id,
+                cost_usd=reply.usage.cost_usd,
+                prompt_tokens=reply.usage.prompt_tokens,
+                completion_tokens=reply.usage.completion_tokens,
+            )
+            self.bus.emit(
+                ModelCall(
+                    model=reply.model or self.model.model,
+                    prompt_tokens=reply.usage.prompt_tokens,
+                    completion_tokens=reply.usage.completion_tokens,
+                    cached_tokens=reply.usage.cached_tokens,
+                    cost_usd=reply.usage.cost_usd,
+                    total_cost_usd=total,
+                    duration_s=reply.duration_s,
+                    retries=reply.retries,
+                    iteration=iteration,
+                )
+            )
+            return reply
+        raise AssertionError("unreachable")
+
+    async def _stream(self, messages: list[Message], specs: list[dict[str, Any]]) -> ModelReply:
+        reply: ModelReply | None = None
+        async for item in self.model.stream(messages, specs):
+            if isinstance(item, TextDelta):
+                self.bus.emit(AssistantDelta(text=item.text))
+            elif isinstance(item, RetryNotice):
+                self.bus.emit(
+                    Retrying(reason=item.reason, attempt=item.attempt, delay_s=item.delay_s)
+                )
+            else:
+                reply = item
+        if reply is None:
+            raise LLMError("the model stream ended without a reply")
+        return reply
+
+    def _apply_compaction(self, outcome: Any) -> None:
+        if outcome.summary is not None and outcome.replaced_ids:
+            self.store.compact(self.session_id, outcome.replaced_ids, outcome.summary)
+            self.history = self.store.load_messages(self.session_id)
+        self.bus.emit(
+            Compaction(
+                method=outcome.method,
+                tokens_before=outcome.tokens_before,
+                tokens_after=outcome.tokens_after,
+                messages_summarised=outcome.messages_summarised,
+            )
+        )
+
+    # --- tools ---------------------------------------------------------------------
+    async def _run_tools(self, calls: list[ToolCall]) -> None:
+        checked = check_calls(calls, self.tools)
+        # Read-only calls next to each other run concurrently; anything that writes runs
+        # alone, in the order the model asked, so effects stay predictable.
+        batch: list[CheckedCall] = []
+        for item in checked:
+            if item.tool is not None and item.tool.read_only and item.error is None:
+                batch.append(item)
+                continue
+            await self._run_batch(batch)
+            batch = []
+            await self._run_batch([item])
+        await self._run_batch(batch)
+
+    async def _run_batch(self, batch: list[CheckedCall]) -> None:
+        if not batch:
+            return
+        results = await asyncio.gather(*(self._run_one(c) for c in batch))
+        # Record in call order once all are done, so a kill mid-batch leaves dangling
+        # calls that resume repairs, never half-ordered results.
+        for item, (result, duration) in zip(batch, results, strict=True):
+            self._record_result(item.call, result, duration)
+
+    async def _run_one(self, item: CheckedCall) -> tuple[ToolResult, float]:
+        call = item.call
+        self.bus.emit(
+            ToolCallStarted(call_id=call.id, name=call.name, arguments=_args_for_event(item))
+        )
+        start = time.perf_counter()
+        if item.error is not None or item.tool is None or item.params is None:
+            self.bus.emit(GuardTriggered(guard="tool_call", detail=item.error or "invalid call"))
+            return ToolResult.error(item.error or "invalid call"), time.perf_counter() - start
+        try:
+            denial = await self._approval_denied(item)
+            if denial is not None:
+                return ToolResult.error(denial), time.perf_counter() - start
+            result = await item.tool.run(item.params, self.tool_ctx)
+        except ToolError as exc:
+            result = ToolResult.error(str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a tool bug must not end the session
+            result = ToolResult.error(
+                f"{call.name} failed unexpectedly: {type(exc).__name__}: {exc}"
+            )
+        return result, time.perf_counter() - start
+
+    async def _approval_denied(self, item: CheckedCall) -> str | None:
+        """None when the call may run; otherwise the text telling the model why not."""
+        assert item.tool is not None and item.params is not None
+        reason = item.tool.approval_reason(item.params, self.tool_ctx)
+        if reason is None:
+            return None
+        request = ApprovalRequested(
+            request_id=item.call.id,
+            name=item.call.name,
+            arguments=item.params.model_dump(mode="json"),
+            reason=reason,
+            cost_estimate_usd=item.tool.cost_estimate_usd(item.params, self.tool_ctx),
+        )
+        self.bus.emit(request)
+        approved = await self.approver.approve(request)
+        self.bus.emit(
+            ApprovalResolved(
+                request_id=request.request_id, approved=approved, by=type(self.approver).__name__
+            )
+        )
+        if approved:
+            return None
+        if isinstance(self.approver, DenyingApprover):
+            return self.approver.reason(request)
+        return "the user did not approve this action; choose another approach or ask the user"
+
+    def _record_result(self, call: ToolCall, result: ToolResult, duration: float) -> None:
+        spill = self.tool_ctx.workspace / ".openintern" / "spill" / f"{_safe(call.id)}.txt"
+        text = truncate_tool_output(
+            result.text,
+            max_chars=self.tool_ctx.settings.tool_output_max_chars,
+            spill_path=spill,
+            workspace=self.tool_ctx.workspace,
+        )
+        self._record(Message(role="tool", content=text, tool_call_id=call.id, name=call.name))
+        self.bus.emit(
+            ToolCallFinished(
+                call_id=call.id,
+                name=call.name,
+                ok=result.ok,
+                preview=text[:2000],
+                duration_s=round(duration, 4),
+                data=result.data,
+            )
+        )
+
+    # --- history ---------------------------------------------------------------------
+    def _record(self, message: Message) -> None:
+        self.store.add_message(self.session_id, message)
+        self.history.append(message)
+
+    def _repair(self) -> None:
+        """Make the history one a provider accepts after a kill or an interrupt: every
+        tool call gets a result (an error saying it did not complete), orphan results go."""
+        orphans = [self.history[i].id for i in orphan_results(self.history)]
+        repairs = plan_repairs(self.history)
+        if not orphans and not repairs:
+            return
+        self.store.delete_messages(self.session_id, [i for i in orphans if i is not None])
+        for index, message in repairs:
+            if index >= len(self.history):
+                self.store.add_message(self.session_id, message)
+            else:
+                self.store.insert_before(self.session_id, message, self.history[index].id)
+        self.history = self.store.load_messages(self.session_id)
+
+
+def _safe(call_id: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in call_id)[:80]
+
+
+def _args_for_event(item: CheckedCall) -> dict[str, Any] | str:
+    if item.params is not None:
+        return item.params.model_dump(mode="json")
+    return item.call.arguments

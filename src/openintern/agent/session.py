@@ -1,0 +1,216 @@
+"""A research session wired from settings: store, sandbox, tools, model, context, loop.
+
+The CLI and the web app both drive sessions through this class; neither reaches into the
+loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from openintern.agent.context import ContextBuilder, ContextLimits, ModelSummarizer
+from openintern.agent.guards import Approver, AutoApprover, DenyingApprover
+from openintern.agent.loop import LoopLimits, ResearchLoop
+from openintern.agent.pinned import Section, render_pinned_state
+from openintern.config import Settings
+from openintern.events import EventBus, SessionStarted, TurnComplete
+from openintern.llm.types import LLMClient
+from openintern.sandbox import make_sandbox
+from openintern.secrets import Redactor
+from openintern.store import SessionInfo, SessionState, Store
+from openintern.tools.base import ToolContext, ToolRegistry
+from openintern.tools.catalog import default_registry
+
+
+def system_prompt() -> str:
+    """The system prompt shipped with the package."""
+    return (resources.files("openintern.agent") / "prompts" / "system.md").read_text("utf-8")
+
+
+def open_store(settings: Settings) -> Store:
+    """The store named by the settings, redacting the settings' own secrets too."""
+    return Store(settings.resolved_store_url(), Redactor.from_environment(settings.secret_values()))
+
+
+def make_llm(settings: Settings) -> LLMClient:
+    """The LiteLLM client for the configured model."""
+    from openintern.llm.client import LiteLLMClient
+
+    return LiteLLMClient.from_settings(settings)
+
+
+@dataclass
+class SessionOptions:
+    """How a session runs (beyond Settings): headless or interactive, and its approver."""
+
+    headless: bool = True
+    approver: Approver | None = None
+    extra_sections: list[Section] = field(default_factory=list)
+
+
+class ResearchSession:
+    """One session: its record in the store and the loop that advances it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        info: SessionInfo,
+        *,
+        options: SessionOptions,
+        llm: LLMClient | None = None,
+        tools: ToolRegistry | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.info = info
+        self.options = options
+        self.bus = bus or EventBus(info.id)
+        self.bus.session_id = info.id
+        self.bus.subscribe(store.add_event)
+        self.workspace = Path(info.workspace)
+        self.llm = llm or make_llm(settings)
+        self.tools = tools or default_registry()
+        self.sandbox = make_sandbox(settings, self.workspace)
+        from openintern.research.ledger import Ledger
+        from openintern.research.report import render_experiment_table
+
+        self.ledger = Ledger(store)
+        self.tool_ctx = ToolContext(
+            settings=settings,
+            workspace=self.workspace,
+            sandbox=self.sandbox,
+            state=SessionState(store, info.id),
+            session_id=info.id,
+            emit=self.bus.emit,
+            services={"ledger": self.ledger, "backends": {}, "llm": self.llm, "store": store},
+        )
+        # The experiment table joins the pinned research state.
+        self.options.extra_sections.append(
+            lambda sid: render_experiment_table(self.ledger, sid, max_rows=10))
+        self.loop = self._make_loop()
+
+    def _make_loop(self) -> ResearchLoop:
+        s = self.settings
+        window = s.context_window or self.llm.context_window()
+        limits = ContextLimits(
+            window=window,
+            threshold=s.compaction_threshold,
+            reserve_output=min(s.max_output_tokens, window // 4),
+            mask_keep_last=s.mask_keep_last,
+            mask_batch=s.mask_batch,
+            tool_output_max_chars=s.tool_output_max_chars,
+        )
+        context = ContextBuilder(
+            system_prompt=system_prompt(),
+            limits=limits,
+            spill_dir=self.workspace / ".openintern" / "spill",
+            workspace=self.workspace,
+            pinned_state=lambda: render_pinned_state(
+                self.store, self.info.id, self.options.extra_sections
+            ),
+            summarizer=ModelSummarizer(self.llm),
+        )
+        approver = self.options.approver
+        if approver is None:
+            approver = AutoApprover() if s.auto_approve else DenyingApprover()
+        return ResearchLoop(
+            session_id=self.info.id,
+            model=self.llm,
+            tools=self.tools,
+            context=context,
+            store=self.store,
+            bus=self.bus,
+            tool_ctx=self.tool_ctx,
+            approver=approver,
+            limits=LoopLimits(
+                max_iterations=s.max_iterations,
+                budget_usd=s.effective_budget(self.options.headless),
+            ),
+        )
+
+    # --- construction ------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        task: str,
+        *,
+        store: Store | None = None,
+        options: SessionOptions | None = None,
+        llm: LLMClient | None = None,
+        bus: EventBus | None = None,
+    ) -> ResearchSession:
+        """Record a new session for ``task`` in the configured workspace."""
+        store = store or open_store(settings)
+        opts = options or SessionOptions()
+        workspace = settings.workspace.resolve()
+        workspace.mkdir(parents=True, exist_ok=True)
+        info = store.create_session(
+            task=task,
+            model=settings.model,
+            workspace=str(workspace),
+            headless=opts.headless,
+            config={
+                "sandbox": settings.sandbox,
+                "network": settings.sandbox_network,
+                "api_base": settings.api_base,
+            },
+        )
+        return cls(settings, store, info, options=opts, llm=llm, bus=bus)
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        session_id: str,
+        *,
+        store: Store | None = None,
+        options: SessionOptions | None = None,
+        llm: LLMClient | None = None,
+        bus: EventBus | None = None,
+    ) -> ResearchSession:
+        """Re-open a recorded session (its workspace and model as recorded, unless the
+        settings name another model explicitly)."""
+        store = store or open_store(settings)
+        info = store.get_session(session_id)
+        settings = settings.model_copy(update={"workspace": Path(info.workspace)})
+        if "model" not in settings.model_fields_set:
+            settings = settings.model_copy(update={"model": info.model})
+            if info.config.get("api_base") and not settings.api_base:
+                settings = settings.model_copy(update={"api_base": info.config["api_base"]})
+        return cls(settings, store, info, options=options or SessionOptions(), llm=llm, bus=bus)
+
+    # --- use ---------------------------------------------------------------------------
+    @property
+    def interrupted_mid_turn(self) -> bool:
+        """Whether the last turn never completed (the process was stopped or killed)."""
+        return self.store.get_session(self.info.id).status == "running"
+
+    async def run(self, text: str | None) -> TurnComplete:
+        """Run one turn: with ``text`` a new user message, with None continue the turn
+        that was interrupted."""
+        self.bus.emit(
+            SessionStarted(task=self.info.task, model=self.settings.model, resumed=text is None)
+        )
+        return await self.loop.run_turn(text)
+
+    def set_model(self, model: str) -> None:
+        """Switch the model for the following turns."""
+        self.settings = self.settings.model_copy(update={"model": model})
+        self.llm = make_llm(self.settings)
+        self.store.update_session(self.info.id, model=model)
+        self.loop = self._make_loop()
+
+    def undo(self) -> int:
+        """Undo the last user turn; returns how many messages were removed."""
+        removed = self.store.undo_last_turn(self.info.id)
+        self.loop = self._make_loop()
+        return removed
+
+    def request_compaction(self) -> None:
+        """Compact the context before the next model call (the /compact command)."""
+        self.loop.context.request_compaction()

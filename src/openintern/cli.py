@@ -1,0 +1,304 @@
+"""The `intern` command. Heavy modules are imported inside commands so --help is instant."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from openintern.config import Settings
+
+app = typer.Typer(
+    name="intern",
+    help="OpenIntern: an autonomous ML research agent.\n\n"
+    'Run a task headless:  intern "train a classifier on data.csv"\n\n'
+    "Interactive session:  intern\n\n"
+    "Offline demo:         intern demo",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="LiteLLM model id.")]
+ApiBaseOpt = Annotated[
+    str | None,
+    typer.Option("--api-base", help="Base URL of an OpenAI-compatible server (vLLM, Ollama, ...)."),
+]
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option("--workspace", "-w", help="Directory the agent works in (default: current)."),
+]
+SandboxOpt = Annotated[
+    str | None,
+    typer.Option("--sandbox", help="bwrap (default) or none (no isolation: explicit opt-out)."),
+]
+NetOpt = Annotated[
+    bool | None, typer.Option("--network/--no-network", help="Network inside the sandbox.")
+]
+BudgetOpt = Annotated[
+    float | None, typer.Option("--budget", help="Stop when model cost reaches this many dollars.")
+]
+ItersOpt = Annotated[
+    int | None, typer.Option("--max-iterations", help="Model calls per task at most (default 300).")
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Approve every action.")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    from openintern.config import Settings
+
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "budget" in given:
+        given["max_cost_usd"] = given.pop("budget")
+    if given.get("auto_approve") is False:
+        given.pop("auto_approve")
+    try:
+        return Settings(**given)
+    except Exception as exc:
+        _fail(f"invalid settings: {exc}")
+        raise
+
+
+def _fail(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/bold red] {message}")
+    raise typer.Exit(2)
+
+
+@app.command("run")
+def run_cmd(
+    task: Annotated[
+        str | None, typer.Argument(help="The research goal (omit for interactive).")
+    ] = None,
+    model: ModelOpt = None,
+    api_base: ApiBaseOpt = None,
+    workspace: WorkspaceOpt = None,
+    sandbox: SandboxOpt = None,
+    network: NetOpt = None,
+    budget: BudgetOpt = None,
+    max_iterations: ItersOpt = None,
+    yes: YesOpt = False,
+) -> None:
+    """Run a task headless (with TASK) or start an interactive session (without)."""
+    settings = _settings(
+        model=model,
+        api_base=api_base,
+        workspace=workspace,
+        sandbox=sandbox,
+        sandbox_network=network,
+        budget=budget,
+        max_iterations=max_iterations,
+        auto_approve=yes,
+    )
+    from openintern.interactive import run_headless, run_interactive
+
+    raise typer.Exit(run_interactive(settings) if task is None else run_headless(settings, task))
+
+
+@app.command("resume")
+def resume_cmd(
+    session_id: Annotated[str, typer.Argument(help="Session id (or a unique prefix, or 'last').")],
+    message: Annotated[
+        str | None,
+        typer.Option(
+            "--message", "-M", help="Continue with this message instead of the interrupted turn."
+        ),
+    ] = None,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", "-i", help="Open an interactive prompt after resuming.")
+    ] = False,
+    model: ModelOpt = None,
+    api_base: ApiBaseOpt = None,
+    sandbox: SandboxOpt = None,
+    budget: BudgetOpt = None,
+    max_iterations: ItersOpt = None,
+    yes: YesOpt = False,
+) -> None:
+    """Continue a session exactly where it stopped (even after the process was killed)."""
+    settings = _settings(
+        model=model,
+        api_base=api_base,
+        sandbox=sandbox,
+        budget=budget,
+        max_iterations=max_iterations,
+        auto_approve=yes,
+    )
+    from openintern.interactive import resume_session
+
+    raise typer.Exit(resume_session(settings, session_id, message, interactive))
+
+
+@app.command("sessions")
+def sessions_cmd(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many to show.")] = 20,
+) -> None:
+    """List past sessions, newest first."""
+    from rich.console import Console
+
+    from openintern.agent.session import open_store
+    from openintern.render import sessions_table
+
+    store = open_store(_settings())
+    rows = store.list_sessions(limit)
+    console = Console()
+    if not rows:
+        console.print('No sessions yet. Start one with: intern "your research goal"')
+        return
+    console.print(sessions_table(rows))
+
+
+@app.command("demo")
+def demo_cmd(
+    workspace: WorkspaceOpt = None,
+    sandbox: SandboxOpt = None,
+    fast: Annotated[bool, typer.Option("--fast", help="Fewer seeds (for tests).")] = False,
+) -> None:
+    """Play an offline research session on scikit-learn's digits: scripted model turns,
+    real tool calls, real training, real numbers. Needs no API key."""
+    from openintern.demo.runner import run_demo
+
+    raise typer.Exit(run_demo(workspace=workspace, sandbox=sandbox, fast=fast))
+
+
+runs_app = typer.Typer(
+    help="Experiments recorded in the ledger.",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs_list(
+    ctx: typer.Context,
+    session: Annotated[
+        str | None, typer.Option("--session", "-s", help="Only this session.")
+    ] = None,
+) -> None:
+    """List experiments (best first within each configuration)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+
+    from openintern.agent.session import open_store
+    from openintern.research.ledger import Ledger
+    from openintern.research.report import runs_table
+
+    store = open_store(_settings())
+    sid = store.resolve_session_id(session) if session else None
+    Console().print(runs_table(Ledger(store), sid))
+
+
+@runs_app.command("show")
+def runs_show(
+    exp_id: Annotated[str, typer.Argument(help="Experiment id.")],
+    metric: Annotated[str | None, typer.Option("--metric", help="Metric to plot.")] = None,
+    png: Annotated[Path | None, typer.Option("--png", help="Also write the plot to PNG.")] = None,
+) -> None:
+    """Show one experiment with a plot of its metric over steps."""
+    from rich.console import Console
+
+    from openintern.agent.session import open_store
+    from openintern.research.ledger import Ledger, LedgerError
+    from openintern.research.report import plot_metrics, run_detail
+
+    ledger = Ledger(open_store(_settings()))
+    console = Console()
+    try:
+        console.print(run_detail(ledger, exp_id))
+        exp = ledger.get(exp_id)
+        name = metric or exp.primary_metric or next(iter(exp.final_metrics), None)
+        if name:
+            console.print(plot_metrics(ledger, exp.id, name, png))
+    except LedgerError as exc:
+        _fail(str(exc))
+
+
+@app.command("reproduce")
+def reproduce_cmd(
+    exp_id: Annotated[str, typer.Argument(help="Experiment id to re-run.")],
+    rtol: Annotated[float, typer.Option(help="Relative tolerance for metrics.")] = 1e-6,
+    timeout_s: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 3600,
+) -> None:
+    """Re-run an experiment from its code snapshot, config and seed; report if it matches."""
+    import asyncio
+
+    from rich.console import Console
+
+    from openintern.agent.session import open_store
+    from openintern.compute.registry import make_backend
+    from openintern.research.ledger import Ledger, LedgerError
+    from openintern.research.reproduce import reproduce
+    from openintern.sandbox import make_sandbox
+
+    settings = _settings()
+    ledger = Ledger(open_store(settings))
+    try:
+        exp = ledger.get(exp_id)
+        workspace = Path(exp.workdir or settings.workspace)
+        if exp.snapshot_path:
+            workspace = Path(exp.snapshot_path).parents[2]
+        settings = settings.model_copy(update={"workspace": workspace})
+        sandbox = make_sandbox(settings, workspace)
+        name = exp.backend or "local"
+        backends = {name: make_backend(name, settings, workspace, sandbox)}
+        result = asyncio.run(reproduce(ledger, exp.id, backends, rtol=rtol, timeout_s=timeout_s))
+    except LedgerError as exc:
+        _fail(str(exc))
+        return
+    Console().print(result.summary())
+    raise typer.Exit(0 if result.matched else 1)
+
+
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8765).")] = None,
+) -> None:
+    """Start the web app (prints a URL with an access token)."""
+    try:
+        from openintern.web.app import serve
+    except ImportError as exc:
+        _fail(f"the web app needs its extra: pip install 'openintern[web]' ({exc})")
+        return
+    raise typer.Exit(serve(_settings(), host=host, port=port))
+
+
+@app.command("config")
+def config_cmd() -> None:
+    """Show the settings in effect (secrets hidden) and where they come from."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from openintern.config import config_file
+
+    settings = _settings()
+    table = Table(title=f"Settings (config file: {config_file()})")
+    table.add_column("setting")
+    table.add_column("value")
+    for name, value in settings.model_dump().items():
+        table.add_row(name, str(value))  # SecretStr fields print as **********
+    Console().print(table)
+
+
+_COMMANDS = {"run", "resume", "sessions", "demo", "config", "runs", "reproduce", "serve"}
+
+
+def main() -> None:
+    """Entry point: a bare task (or no argument) means `run`."""
+    argv = sys.argv[1:]
+    first = next((a for a in argv if not a.startswith("-")), None)
+    wants_help = any(a in ("-h", "--help") for a in argv)
+    if not argv or (first not in _COMMANDS and not (wants_help and first is None)):
+        argv = ["run", *argv]
+    app(args=argv, prog_name="intern")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""The on-disk layout of local jobs, and the queue that starts them.
+
+Standard library only: the detached launcher imports this too. Everything about a job
+lives in ``<workspace>/.openintern/runs/<job_id>/``::
+
+    spec.json      what to run (sandbox-wrapped argv and environment, timeout, GPUs)
+    command.sh     the user's command with a prologue (cd, metric variables, GPUs)
+    output.log     stdout and stderr
+    metrics.jsonl  openintern.track.log records
+    pid            "<launcher pid> <start time>" written when the job starts
+    child          "<command pid> <start time>" (its process group is the job's)
+    gpus           the GPU indices given to the job ("" for none)
+    started_at, ended_at, exit_code
+    state          the final state; written last, so its presence means "finished"
+    cancel         marker: cancellation was requested
+
+Queue and running sets are marker files in ``runs/.queue/`` and ``runs/.running/`` so a
+pump looks only at active jobs. The pump runs under an ``flock``; both the backend and
+every launcher (when its job ends) pump, so queued jobs start even while the agent is down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+FINAL_STATES = ("succeeded", "failed", "cancelled", "timeout")
+
+
+def runs_root(workspace: Path) -> Path:
+    """Where a workspace's local job directories live."""
+    return workspace.resolve() / ".openintern" / "runs"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` so readers see the old content or the new, never half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_text(path: Path) -> str | None:
+    """The file's stripped text, or None if it does not exist."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def proc_start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (field 22 of
+    ``/proc/<pid>/stat``), or None if there is no such process. Comparing it with the
+    recorded value tells a live job from an unrelated process that reused its pid."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) may contain spaces and parentheses; split after it.
+    fields = raw[raw.rfind(")") + 2:].split()
+    if fields and fields[0] == "Z":  # a zombie has finished
+        return None
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def record_process(path: Path, pid: int) -> None:
+    """Write ``"<pid> <start time>"`` for :func:`process_alive`."""
+    write_atomic(path, f"{pid} {proc_start_time(pid) or 0}")
+
+
+def process_alive(path: Path) -> int | None:
+    """The pid recorded in ``path`` if that very process still runs, else None."""
+    text = read_text(path)
+    if not text:
+        return None
+    try:
+        pid_text, ticks_text = text.split()
+        pid, ticks = int(pid_text), int(ticks_text)
+    except ValueError:
+        return None
+    current = proc_start_time(pid)
+    return pid if current is not None and current == ticks else None
+
+
+def kill_group(pid: int, sig: int) -> None:
+    """Signal a job's process group (ignoring one that already ended)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rfind(")") + 2:].split()
+        with contextlib.suppress(IndexError, ValueError):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    return children
+
+
+def process_tree(pid: int) -> dict[int, int]:
+    """``pid`` and all its descendants, each with its start time (to avoid signalling a
+    process that reused a pid later)."""
+    children = _children_map()
+    found: dict[int, int] = {}
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        ticks = proc_start_time(current)
+        if ticks is None or current in found:
+            continue
+        found[current] = ticks
+        todo.extend(children.get(current, []))
+    return found
+
+
+def signal_tree(tree: dict[int, int], sig: int) -> None:
+    """Signal every still-identical process of ``tree`` and its process group. Needed
+    because a sandbox (bwrap) starts the command in a session of its own, out of reach
+    of a signal to the launcher-side process group."""
+    for pid, ticks in tree.items():
+        if proc_start_time(pid) == ticks:
+            kill_group(pid, sig)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+
+def stop_tree(pid: int, grace_s: float, still_running: Callable[[], bool]) -> None:
+    """SIGTERM a job's whole process tree, then SIGKILL what is left after ``grace_s``
+    (or as soon as ``still_running()`` says the job ended)."""
+    tree = process_tree(pid)
+    signal_tree(tree, signal.SIGTERM)
+    deadline = time.time() + grace_s
+    while time.time() < deadline and still_running():
+        time.sleep(0.05)
+    for member in list(tree):
+        for extra, ticks in process_tree(member).items():
+            tree.setdefault(extra, ticks)
+    signal_tree(tree, signal.SIGKILL)
+
+
+def finish(run_dir: Path, state: str, exit_code: int | None, detail: str = "") -> None:
+    """Record a job's end (state file last: it marks the job finished)."""
+    if (run_dir / "state").exists():
+        return
+    if exit_code is not None:
+        write_atomic(run_dir / "exit_code", str(exit_code))
+    write_atomic(run_dir / "ended_at", repr(time.time()))
+    if detail:
+        write_atomic(run_dir / "detail", detail)
+    write_atomic(run_dir / "state", state)
+    with contextlib.suppress(FileNotFoundError):
+        (run_dir.parent / ".running" / run_dir.name).unlink()
+
+
+@contextlib.contextmanager
+def queue_lock(root: Path) -> Iterator[None]:
+    """Exclusive lock over the queue (across processes)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_resources(root: Path) -> dict[str, Any]:
+    """Slots and GPUs the backend recorded (defaults: one CPU slot, no GPU)."""
+    try:
+        data = json.loads((root / ".resources.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        data = {}
+    return {"cpu_slots": int(data.get("cpu_slots", 1)), "gpus": list(data.get("gpus", []))}
+
+
+def reap_running(root: Path) -> dict[str, list[str]]:
+    """Running jobs by id with their GPUs; jobs whose launcher and command both vanished
+    without a result (a reboot, a kill -9 of both) are recorded as failed."""
+    running: dict[str, list[str]] = {}
+    marker_dir = root / ".running"
+    marker_dir.mkdir(parents=True, exist_ok=True)
+    for marker in marker_dir.iterdir():
+        run_dir = root / marker.name
+        if (run_dir / "state").exists():
+            marker.unlink(missing_ok=True)
+            continue
+        if process_alive(run_dir / "pid") is None and process_alive(run_dir / "child") is None:
+            # The launcher may have just been started and not yet be visible: give a
+            # freshly started job a moment before declaring it lost.
+            started = float(read_text(run_dir / "started_at") or 0)
+            if time.time() - started > 5:
+                finish(run_dir, "failed", None,
+                       "the job's launcher ended without recording a result (machine "
+                       "restart or the launcher was killed); resubmit the job")
+                continue
+        gpus = read_text(run_dir / "gpus") or ""
+        running[marker.name] = [g for g in gpus.split(",") if g]
+    return running
+
+
+def start_job(root: Path, job_id: str, gpus: list[str]) -> None:
+    """Start the detached launcher of a queued job (caller holds the queue lock)."""
+    run_dir = root / job_id
+    write_atomic(run_dir / "gpus", ",".join(gpus))
+    write_atomic(run_dir / "started_at", repr(time.time()))
+    (root / ".running").mkdir(exist_ok=True)
+    (root / ".running" / job_id).touch()
+    # The launcher gets a new session so it survives the agent (even a kill -9 of it).
+    process = subprocess.Popen(
+        [sys.executable, "-m", "openintern.compute.launcher", str(run_dir)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, close_fds=True, cwd=str(run_dir),
+    )
+    record_process(run_dir / "pid", process.pid)
+
+
+def pump(root: Path) -> list[str]:
+    """Start queued jobs, oldest first, while slots are free; returns the started ids."""
+    started: list[str] = []
+    queue_dir = root / ".queue"
+    with queue_lock(root):
+        queue_dir.mkdir(parents=True, exist_ok=True)
+        resources = read_resources(root)
+        running = reap_running(root)
+        cpu_busy = sum(1 for gpus in running.values() if not gpus)
+        gpus_busy = {g for gpus in running.values() for g in gpus}
+        for marker in sorted(queue_dir.iterdir(), key=lambda p: p.name):
+            job_id = marker.name.split("-", 1)[1]
+            run_dir = root / job_id
+            if (run_dir / "state").exists():  # cancelled while queued
+                marker.unlink(missing_ok=True)
+                continue
+            try:
+                wanted = int(json.loads((run_dir / "spec.json").read_text()).get("gpus", 0))
+            except (FileNotFoundError, json.JSONDecodeError):
+                marker.unlink(missing_ok=True)
+                continue
+            if wanted:
+                free = [g for g in resources["gpus"] if g not in gpus_busy]
+                if len(free) < wanted:
+                    continue
+                assigned = free[:wanted]
+                gpus_busy.update(assigned)
+            else:
+                if cpu_busy >= resources["cpu_slots"]:
+                    continue
+                cpu_busy += 1
+                assigned = []
+            start_job(root, job_id, assigned)
+            marker.unlink(missing_ok=True)
+            started.append(job_id)
+    return started
+
+
+def cancel_queued_or_running(root: Path, job_id: str, grace_s: float = 3.0) -> None:
+    """Cancel a job: a queued one is marked cancelled; a running one gets SIGTERM to its
+    process group, then SIGKILL after ``grace_s``. Blocking; run it in a worker thread."""
+    run_dir = root / job_id
+    write_atomic(run_dir / "cancel", repr(time.time()))
+    with queue_lock(root):
+        for marker in (root / ".queue").glob(f"*-{job_id}"):
+            marker.unlink(missing_ok=True)
+            finish(run_dir, "cancelled", None, "cancelled before it started")
+            return
+    child = process_alive(run_dir / "child")
+    if child is not None:
+        stop_tree(child, grace_s, lambda: process_alive(run_dir / "child") is not None)
+    # The launcher records "cancelled"; if it is gone, record it here.
+    deadline = time.time() + 5
+    while time.time() < deadline and not (run_dir / "state").exists():
+        if process_alive(run_dir / "pid") is None:
+            break
+        time.sleep(0.05)
+    finish(run_dir, "cancelled", None, "cancelled")

@@ -1,0 +1,198 @@
+"""One ``Settings`` object for the whole program.
+
+Sources, lowest priority first: defaults < config file
+(``~/.config/openintern/config.toml``, or ``$OPENINTERN_CONFIG``) < ``.env`` in the current
+directory < environment variables (``OPENINTERN_*``, plus the usual token names) < CLI flags
+(passed as keyword arguments).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+# The newest Claude Sonnet that LiteLLM's bundled price table knows (a test checks this
+# against the installed table, so an upgrade that adds a newer one fails loudly).
+DEFAULT_MODEL = "anthropic/claude-sonnet-5-5"
+
+
+def config_dir() -> Path:
+    """Where the user's config file lives (platform convention)."""
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("openintern", appauthor=False))
+
+
+def data_dir() -> Path:
+    """Where the default SQLite store and caches live (platform convention)."""
+    override = os.environ.get("OPENINTERN_DATA_DIR")
+    if override:
+        return Path(override)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("openintern", appauthor=False))
+
+
+def config_file() -> Path:
+    """The TOML config file in effect."""
+    override = os.environ.get("OPENINTERN_CONFIG")
+    return Path(override) if override else config_dir() / "config.toml"
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Field descriptions double as ``intern config`` help."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="OPENINTERN_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- model ---------------------------------------------------------------------
+    model: str = Field(DEFAULT_MODEL, description="LiteLLM model id, e.g. openai/gpt-5.")
+    api_base: str | None = Field(
+        None, description="Base URL of an OpenAI-compatible server (vLLM, Ollama, ...)."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="API key for api_base; providers otherwise read their own vars."
+    )
+    context_window: int | None = Field(
+        None, ge=1024, description="Override the model's context window (tokens)."
+    )
+    max_output_tokens: int = Field(8192, ge=64, description="Cap on tokens per reply.")
+    request_timeout_s: float = Field(600.0, gt=0, description="Per model call timeout.")
+    max_retries: int = Field(6, ge=0, description="Retries on 429/5xx/timeouts/cut streams.")
+    retry_base_delay_s: float = Field(1.0, ge=0, description="First backoff delay.")
+    retry_max_delay_s: float = Field(60.0, ge=0, description="Longest backoff delay.")
+
+    # --- loop ------------------------------------------------------------------------
+    max_iterations: int = Field(300, ge=1, description="Model calls per task at most.")
+    max_cost_usd: float | None = Field(
+        None, ge=0, description="Stop cleanly when the session's model cost reaches this."
+    )
+    headless_budget_usd: float = Field(
+        10.0, ge=0, description="Budget used in headless runs when max_cost_usd is unset."
+    )
+    auto_approve: bool = Field(False, description="Approve every action (headless CI).")
+
+    # --- context ---------------------------------------------------------------------
+    compaction_threshold: float = Field(
+        0.75, gt=0.1, lt=1.0, description="Compact when the prompt passes this share."
+    )
+    mask_keep_last: int = Field(6, ge=1, description="Tool outputs kept verbatim.")
+    mask_batch: int = Field(8, ge=1, description="Mask older outputs in batches of this.")
+    tool_output_max_chars: int = Field(
+        16_000, ge=1000, description="Longer tool output is cut head+tail and spilled."
+    )
+
+    # --- workspace and sandbox -----------------------------------------------------------
+    workspace: Path = Field(
+        default_factory=Path.cwd, description="Directory the agent reads and writes."
+    )
+    sandbox: Literal["bwrap", "none"] = Field(
+        "bwrap", description="bwrap (bubblewrap, default) or none (no isolation)."
+    )
+    sandbox_network: bool = Field(
+        True, description="Allow network inside the sandbox (pip install needs it)."
+    )
+    shell_timeout_s: int = Field(600, ge=1, description="Default shell command timeout.")
+
+    # --- store -----------------------------------------------------------------------------
+    store_url: str | None = Field(
+        None, description="SQLAlchemy URL; default a SQLite file in the data directory."
+    )
+
+    # --- external services (base URLs are settings so mirrors and tests can redirect) ---
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_web_url: str = "https://arxiv.org"
+    semantic_scholar_url: str = "https://api.semanticscholar.org"
+    hf_endpoint: str = Field(
+        "https://huggingface.co",
+        validation_alias=AliasChoices("OPENINTERN_HF_ENDPOINT", "HF_ENDPOINT"),
+    )
+    datasets_server_url: str = "https://datasets-server.huggingface.co"
+    github_api_url: str = "https://api.github.com"
+    web_search_provider: Literal["searxng"] | None = Field(
+        None, description="Web search provider for the web tool (none: search disabled)."
+    )
+    web_search_url: str | None = Field(None, description="Base URL of the search provider.")
+    http_timeout_s: float = Field(30.0, gt=0, description="External API call timeout.")
+    cache_ttl_s: int = Field(7 * 24 * 3600, ge=0, description="On-disk cache lifetime.")
+
+    hf_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENINTERN_HF_TOKEN", "HF_TOKEN")
+    )
+    github_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENINTERN_GITHUB_TOKEN", "GITHUB_TOKEN")
+    )
+    semantic_scholar_api_key: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "OPENINTERN_SEMANTIC_SCHOLAR_API_KEY", "SEMANTIC_SCHOLAR_API_KEY"
+        ),
+    )
+
+    # --- compute -----------------------------------------------------------------------
+    job_backend: Literal["local", "ray", "hf"] = Field("local", description="Default backend.")
+    ray_address: str | None = Field(None, description="Ray dashboard URL, e.g. http://h:8265.")
+    ray_auth_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENINTERN_RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN")
+    )
+
+    # --- web ---------------------------------------------------------------------------
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8765, ge=1, le=65535)
+    web_token: SecretStr | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, dotenv_settings, toml)
+
+    # --- derived ---------------------------------------------------------------------
+    def resolved_store_url(self) -> str:
+        """The store URL in effect (the SQLite default lives in the data directory)."""
+        if self.store_url:
+            return self.store_url
+        path = data_dir() / "openintern.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+
+    def effective_budget(self, headless: bool) -> float | None:
+        """The dollar cap for a run: headless runs are never unbounded."""
+        if self.max_cost_usd is not None:
+            return self.max_cost_usd
+        return self.headless_budget_usd if headless else None
+
+    def secret_values(self) -> list[str]:
+        """Every secret this configuration holds, for redaction."""
+        values = []
+        for name in (
+            "api_key",
+            "hf_token",
+            "github_token",
+            "semantic_scholar_api_key",
+            "ray_auth_token",
+            "web_token",
+        ):
+            secret = getattr(self, name)
+            if secret is not None and secret.get_secret_value():
+                values.append(secret.get_secret_value())
+        return values

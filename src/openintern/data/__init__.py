@@ -1,0 +1,1 @@
+"""Datasets: local audit (DuckDB), Hugging Face Hub and dataset viewer clients."""

@@ -1,0 +1,1 @@
+"""`intern demo`: an offline research session with scripted model turns."""

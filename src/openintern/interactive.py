@@ -1,0 +1,226 @@
+"""Terminal front-ends: headless runs, the interactive prompt, resume.
+
+Ctrl+C interrupts the current turn, not the program: the turn runs as a task, and SIGINT
+cancels that task; the loop records the interruption and the prompt comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from rich.console import Console
+
+from openintern.agent.guards import Approver
+from openintern.agent.session import ResearchSession, SessionOptions
+from openintern.config import Settings, data_dir
+from openintern.events import ApprovalRequested, TurnComplete
+from openintern.render import TerminalRenderer
+from openintern.sandbox.base import SandboxError
+from openintern.store import StoreError
+
+T = TypeVar("T")
+
+EXIT_CODES = {
+    "finished": 0,
+    "needs_input": 0,
+    "interrupted": 130,
+    "error": 1,
+    "budget": 3,
+    "max_iterations": 3,
+}
+
+SLASH_HELP = """\
+/model [ID]   show or switch the model
+/plan         show the plan
+/notes        show saved notes
+/cost         tokens and dollars so far
+/compact      compact the context before the next call
+/undo         undo the last turn
+/quit         leave (the session can be resumed)"""
+
+
+async def _interruptible(coro: Awaitable[T]) -> T:
+    """Run ``coro`` as a task that SIGINT cancels (instead of killing the program)."""
+    task = asyncio.ensure_future(coro)
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+        installed = True
+    except (NotImplementedError, RuntimeError):
+        installed = False
+    try:
+        return await task
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+class TerminalApprover:
+    """Asks the user at the terminal before an action that needs approval."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    async def approve(self, request: ApprovalRequested) -> bool:
+        """Show the action (and its estimated cost) and wait for y/N."""
+        from prompt_toolkit import PromptSession
+
+        cost = (
+            f" (estimated ${request.cost_estimate_usd:.2f})"
+            if request.cost_estimate_usd is not None
+            else ""
+        )
+        self.console.print(
+            f"[bold yellow]approval needed[/bold yellow]: {request.name}{cost} — {request.reason}"
+        )
+        self.console.print_json(data=request.arguments)
+        answer = await PromptSession[str]().prompt_async("approve? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+
+def _start(
+    settings: Settings, task: str, headless: bool, approver: Approver | None, console: Console
+) -> ResearchSession:
+    session = ResearchSession.create(
+        settings, task, options=SessionOptions(headless=headless, approver=approver)
+    )
+    session.bus.subscribe(TerminalRenderer(console))
+    return session
+
+
+def _report_setup_error(console: Console, exc: Exception) -> int:
+    console.print(f"[bold red]error:[/bold red] {exc}")
+    return 2
+
+
+def run_headless(settings: Settings, task: str) -> int:
+    """Run ``task`` to the end without asking anything (budget-capped)."""
+    console = Console()
+    try:
+        session = _start(settings, task, True, None, console)
+    except (SandboxError, StoreError, ValueError) as exc:
+        return _report_setup_error(console, exc)
+    result = asyncio.run(_interruptible(session.run(task)))
+    console.print(
+        f"[dim]session {session.info.id} · resume with: intern resume {session.info.id}[/dim]"
+    )
+    return EXIT_CODES.get(result.reason, 1)
+
+
+def resume_session(
+    settings: Settings, session_id: str, message: str | None, interactive: bool
+) -> int:
+    """Continue a recorded session: its interrupted turn, or a new message."""
+    console = Console()
+    try:
+        session = ResearchSession.open(
+            settings,
+            session_id,
+            options=SessionOptions(
+                headless=not interactive,
+                approver=TerminalApprover(console) if interactive else None,
+            ),
+        )
+    except (SandboxError, StoreError, ValueError) as exc:
+        return _report_setup_error(console, exc)
+    session.bus.subscribe(TerminalRenderer(console))
+    result: TurnComplete | None = None
+    if message is not None:
+        result = asyncio.run(_interruptible(session.run(message)))
+    elif session.interrupted_mid_turn:
+        console.print(f"[dim]continuing the interrupted turn of {session.info.id}[/dim]")
+        result = asyncio.run(_interruptible(session.run(None)))
+    elif not interactive:
+        console.print(
+            f"session {session.info.id} is {session.store.get_session(session.info.id).status}; "
+            "nothing to continue. Add --message or --interactive."
+        )
+        return 0
+    if interactive:
+        return _prompt_loop(session, console)
+    return EXIT_CODES.get(result.reason, 1) if result else 0
+
+
+def run_interactive(settings: Settings) -> int:
+    """The interactive prompt: first input is the task, later ones steer the session."""
+    console = Console()
+    console.print(
+        "[bold]OpenIntern[/bold] · model [cyan]" + settings.model + "[/cyan] · "
+        "type your research goal; /help for commands; Ctrl+D to quit"
+    )
+    task = _ask(console)
+    if task is None:
+        return 0
+    try:
+        session = _start(settings, task, False, TerminalApprover(console), console)
+    except (SandboxError, StoreError, ValueError) as exc:
+        return _report_setup_error(console, exc)
+    asyncio.run(_interruptible(session.run(task)))
+    return _prompt_loop(session, console)
+
+
+def _ask(console: Console) -> str | None:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.history import FileHistory
+
+    history = data_dir() / "prompt_history"
+    history.parent.mkdir(parents=True, exist_ok=True)
+    prompt: PromptSession[str] = PromptSession(history=FileHistory(str(history)))
+    while True:
+        try:
+            text = prompt.prompt("› ")
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return None
+        if text.strip():
+            return text.strip()
+
+
+def _prompt_loop(session: ResearchSession, console: Console) -> int:
+    console.print(f"[dim]session {session.info.id} · /help for commands[/dim]")
+    while True:
+        text = _ask(console)
+        if text is None or text in ("/quit", "/exit", "/q"):
+            console.print(f"[dim]resume later with: intern resume {session.info.id} -i[/dim]")
+            return 0
+        if text.startswith("/"):
+            _slash(session, console, text)
+            continue
+        asyncio.run(_interruptible(session.run(text)))
+
+
+def _slash(session: ResearchSession, console: Console, text: str) -> None:
+    from openintern.tools.plan import render_plan
+
+    cmd, _, arg = text.partition(" ")
+    info = session.store.get_session(session.info.id)
+    if cmd == "/help":
+        console.print(SLASH_HELP)
+    elif cmd == "/model":
+        if arg.strip():
+            session.set_model(arg.strip())
+            console.print(f"model: {arg.strip()}")
+        else:
+            console.print(f"model: {session.settings.model}")
+    elif cmd == "/plan":
+        console.print(render_plan(session.store.get_plan(info.id)))
+    elif cmd == "/notes":
+        for nid, note, _tags in session.store.list_notes(info.id) or [(0, "(no notes)", [])]:
+            console.print(f"({nid}) {note}")
+    elif cmd == "/cost":
+        console.print(
+            f"{info.iterations} model calls · {info.prompt_tokens:,} prompt + "
+            f"{info.completion_tokens:,} completion tokens · ${info.total_cost_usd:.4f}"
+        )
+    elif cmd == "/compact":
+        session.request_compaction()
+        console.print("the context will be compacted before the next model call")
+    elif cmd == "/undo":
+        removed = session.undo()
+        console.print(f"undid the last turn ({removed} messages)" if removed else "nothing to undo")
+    else:
+        console.print(f"unknown command {cmd}; /help lists them")

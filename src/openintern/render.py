@@ -1,0 +1,142 @@
+"""Terminal rendering of session events (Rich). The loop never prints; this does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from openintern.events import (
+    AssistantDelta,
+    AssistantMessage,
+    Compaction,
+    ErrorEvent,
+    EventBase,
+    GuardTriggered,
+    ModelCall,
+    NoteSaved,
+    PlanUpdated,
+    Retrying,
+    SessionStarted,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnComplete,
+)
+
+_STATUS_MARK = {"pending": "○", "in_progress": "◐", "done": "●", "cancelled": "✕"}
+
+
+def _short_args(name: str, args: dict[str, Any] | str, width: int = 90) -> str:
+    if isinstance(args, str):
+        text = args
+    elif name == "plan" and isinstance(args.get("items"), list):
+        items = args["items"]
+        done = sum(1 for it in items if isinstance(it, dict) and it.get("status") == "done")
+        text = f"{done}/{len(items)} done"
+    elif name == "note" and "text" in args:
+        text = "saved"
+    elif name == "shell" and "command" in args:
+        text = str(args["command"])
+    elif "path" in args:
+        text = str(args["path"])
+    else:
+        text = json.dumps(args, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class TerminalRenderer:
+    """Prints a session's events compactly: streamed text, one line per tool call."""
+
+    def __init__(self, console: Console | None = None, *, show_deltas: bool = True) -> None:
+        self.console = console or Console(highlight=False)
+        self.show_deltas = show_deltas
+        self._streaming = False
+        self._started: dict[str, str] = {}
+
+    def __call__(self, event: EventBase) -> None:
+        """Render one event (an EventBus subscriber)."""
+        c = self.console
+        if isinstance(event, AssistantDelta):
+            if self.show_deltas:
+                c.print(escape(event.text), end="", style="white", soft_wrap=True)
+                self._streaming = True
+            return
+        if self._streaming:
+            c.print()
+            self._streaming = False
+        if isinstance(event, SessionStarted):
+            verb = "resuming" if event.resumed else "session"
+            c.print(f"[dim]{verb} {event.session_id} · {escape(event.model)}[/dim]")
+        elif isinstance(event, AssistantMessage):
+            if not self.show_deltas and event.text.strip():
+                c.print(escape(event.text.strip()))
+        elif isinstance(event, ToolCallStarted):
+            self._started[event.call_id] = _short_args(event.name, event.arguments)
+        elif isinstance(event, ToolCallFinished):
+            args = self._started.pop(event.call_id, "")
+            mark = "[green]✓[/green]" if event.ok else "[red]✗[/red]"
+            c.print(
+                f"  {mark} [bold cyan]{event.name}[/bold cyan] {escape(args)} "
+                f"[dim]{event.duration_s:.1f}s[/dim]"
+            )
+            if not event.ok:
+                first = event.preview.strip().splitlines()[:3]
+                for line in first:
+                    c.print(f"      [red]{escape(line[:160])}[/red]")
+            elif event.name == "shell":
+                lines = [ln for ln in event.preview.strip().splitlines()[1:] if ln.strip()]
+                for line in lines[-4:]:
+                    c.print(f"      [dim]{escape(line[:160])}[/dim]")
+        elif isinstance(event, PlanUpdated):
+            for item in event.items:
+                c.print(f"    {_STATUS_MARK[item.status]} {escape(item.text)}", style="magenta")
+        elif isinstance(event, NoteSaved):
+            c.print(f"  [yellow]✎ note {event.note_id}:[/yellow] {escape(event.text[:200])}")
+        elif isinstance(event, Compaction):
+            c.print(
+                f"  [dim]⟳ context compacted ({event.method}): {event.tokens_before:,} → "
+                f"{event.tokens_after:,} tokens[/dim]"
+            )
+        elif isinstance(event, Retrying):
+            c.print(
+                f"  [yellow]↻ {escape(event.reason)}; retry {event.attempt} in "
+                f"{event.delay_s:.1f}s[/yellow]"
+            )
+        elif isinstance(event, GuardTriggered):
+            c.print(f"  [yellow]⚠ {event.guard}: {escape(event.detail[:200])}[/yellow]")
+        elif isinstance(event, ErrorEvent):
+            c.print(f"[bold red]error:[/bold red] {escape(event.message)}")
+        elif isinstance(event, ModelCall):
+            pass  # shown in the turn summary and /cost
+        elif isinstance(event, TurnComplete):
+            label = {
+                "finished": "done",
+                "max_iterations": "stopped: iteration cap",
+                "budget": "stopped: budget reached",
+                "interrupted": "interrupted",
+                "error": "stopped by an error",
+            }.get(event.reason, event.reason)
+            c.print(
+                f"[dim]── {label} · {event.iterations} model calls · "
+                f"${event.total_cost_usd:.4f}[/dim]"
+            )
+
+
+def sessions_table(rows: list[Any]) -> Table:
+    """A table of sessions for ``intern sessions``."""
+    import datetime as dt
+
+    table = Table(title="Sessions", show_lines=False)
+    for col in ("id", "updated", "status", "model", "iters", "cost", "task"):
+        table.add_column(col, overflow="fold" if col == "task" else "ellipsis")
+    for s in rows:
+        when = dt.datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
+        task = s.task.strip().splitlines()[0][:70] if s.task.strip() else ""
+        table.add_row(
+            s.id, when, s.status, s.model, str(s.iterations), f"${s.total_cost_usd:.3f}", task
+        )
+    return table

@@ -1,0 +1,100 @@
+"""Recognising secrets: by environment-variable name and by value shape.
+
+Used by the store (redaction before anything is written), by the sandbox (what never
+enters a sandboxed process) and by job backends (what never enters a job).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+_SECRET_NAME = re.compile(
+    r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE|_PAT\b)",
+    re.IGNORECASE,
+)
+# Providers' credential variables that do not all contain one of the words above.
+_SECRET_PREFIXES = (
+    "AWS_",
+    "AZURE_",
+    "GOOGLE_APPLICATION",
+    "GCP_",
+    "HF_",
+    "HUGGING",
+    "OPENAI",
+    "ANTHROPIC",
+    "GITHUB_",
+    "GH_",
+    "GEMINI",
+    "MISTRAL",
+    "COHERE",
+    "GROQ",
+    "TOGETHER",
+    "OPENROUTER",
+    "DEEPSEEK",
+    "XAI_",
+    "REPLICATE",
+    "WANDB_",
+    "RAY_AUTH",
+    "LITELLM_",
+    "OPENINTERN_WEB_TOKEN",
+)
+
+# Shapes of well-known credentials, matched anywhere in text.
+_SECRET_PATTERNS = [
+    re.compile(r"sk-(?:ant-|proj-|or-v1-)?[A-Za-z0-9_\-]{16,}"),
+    re.compile(r"\bhf_[A-Za-z0-9]{20,}"),
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"),
+    re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"),
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
+    re.compile(r"\bxox[abprs]-[A-Za-z0-9\-]{10,}"),
+    re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
+    re.compile(r"(?i)(?<=bearer )[A-Za-z0-9._~+/\-]{16,}=*"),
+]
+
+REDACTED = "[REDACTED]"
+
+
+def looks_secret(name: str) -> bool:
+    """Whether an environment variable of this name may hold a credential."""
+    upper = name.upper()
+    return bool(_SECRET_NAME.search(upper)) or upper.startswith(_SECRET_PREFIXES)
+
+
+def secret_env_values(environ: Mapping[str, str] | None = None, min_length: int = 8) -> list[str]:
+    """Values of secret-looking variables in the environment (long enough to be real)."""
+    env = os.environ if environ is None else environ
+    return [v for k, v in env.items() if looks_secret(k) and len(v) >= min_length]
+
+
+class Redactor:
+    """Replaces known secret values and credential-shaped strings with ``[REDACTED]``."""
+
+    def __init__(self, known_values: Iterable[str] = ()) -> None:
+        values = sorted({v for v in known_values if v and len(v) >= 6}, key=len, reverse=True)
+        self._known = re.compile("|".join(re.escape(v) for v in values)) if values else None
+
+    @classmethod
+    def from_environment(cls, extra: Iterable[str] = ()) -> Redactor:
+        """A redactor knowing every secret in the process environment plus ``extra``."""
+        return cls([*secret_env_values(), *extra])
+
+    def text(self, value: str) -> str:
+        """Redact one string."""
+        if self._known is not None:
+            value = self._known.sub(REDACTED, value)
+        for pattern in _SECRET_PATTERNS:
+            value = pattern.sub(REDACTED, value)
+        return value
+
+    def deep(self, value: Any) -> Any:
+        """Redact every string inside nested dicts/lists (keys included)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.deep(k): self.deep(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.deep(v) for v in value]
+        return value

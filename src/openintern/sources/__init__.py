@@ -1,0 +1,1 @@
+"""Clients for documentation, GitHub and the open web (see each module)."""

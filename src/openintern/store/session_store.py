@@ -1,0 +1,428 @@
+"""The store: every step of every session, committed before the next model call.
+
+SQLite (WAL) by default, any SQLAlchemy URL (PostgreSQL) for a team server. Everything is
+redacted before it is written, so secrets never reach the database.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy.orm import Session as DBSession
+from sqlalchemy.orm import sessionmaker
+
+from openintern.events import EPHEMERAL_EVENT_TYPES, EventBase, PlanItem, parse_event
+from openintern.llm.types import Message, ToolCall
+from openintern.secrets import Redactor
+from openintern.store.models import (
+    Base,
+    EventRow,
+    MessageRow,
+    NoteRow,
+    PlanItemRow,
+    SessionRow,
+)
+
+
+class StoreError(RuntimeError):
+    """The store cannot do what was asked (unknown session, ambiguous id, bad URL)."""
+
+
+@dataclass
+class SessionInfo:
+    """A session's summary as shown by ``intern sessions``."""
+
+    id: str
+    created_at: float
+    updated_at: float
+    task: str
+    model: str
+    status: str
+    workspace: str
+    headless: bool
+    total_cost_usd: float
+    iterations: int
+    prompt_tokens: int
+    completion_tokens: int
+    config: dict[str, Any]
+
+
+def _info(row: SessionRow) -> SessionInfo:
+    return SessionInfo(
+        id=row.id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        task=row.task,
+        model=row.model,
+        status=row.status,
+        workspace=row.workspace,
+        headless=row.headless,
+        total_cost_usd=row.total_cost_usd,
+        iterations=row.iterations,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        config=dict(row.config or {}),
+    )
+
+
+def _message(row: MessageRow) -> Message:
+    calls = [
+        ToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"])
+        for c in row.tool_calls or []
+    ]
+    return Message(
+        role=row.role,  # type: ignore[arg-type]
+        content=row.content,
+        tool_calls=calls,
+        tool_call_id=row.tool_call_id,
+        name=row.name,
+        kind=row.kind,
+        id=row.id,
+    )
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and a busy timeout for concurrent readers."""
+    is_sqlite = url.startswith("sqlite")
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite else {},
+        pool_pre_ping=not is_sqlite,
+    )
+    if is_sqlite:
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+class Store:
+    """Sessions, messages, events, notes and plans; every write is its own commit."""
+
+    def __init__(self, url: str, redactor: Redactor | None = None) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.redactor = redactor or Redactor.from_environment()
+
+    @contextmanager
+    def db(self) -> Iterator[DBSession]:
+        """A unit of work, committed on success (used by later layers too)."""
+        with self._sessions() as db, db.begin():
+            yield db
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+    # --- sessions ------------------------------------------------------------------
+    def create_session(
+        self,
+        *,
+        task: str,
+        model: str,
+        workspace: str,
+        headless: bool,
+        config: dict[str, Any] | None = None,
+        owner: str = "",
+    ) -> SessionInfo:
+        """Create a session and return it."""
+        row = SessionRow(
+            id=uuid.uuid4().hex[:12],
+            task=self.redactor.text(task),
+            model=model,
+            workspace=workspace,
+            headless=headless,
+            status="idle",
+            config=self.redactor.deep(config or {}),
+            owner=owner,
+        )
+        with self.db() as db:
+            db.add(row)
+        return _info(row)
+
+    def resolve_session_id(self, prefix: str) -> str:
+        """The full id of the session whose id starts with ``prefix`` ("last": newest)."""
+        with self.db() as db:
+            if prefix in ("last", "latest"):
+                found = db.scalars(
+                    select(SessionRow.id).order_by(SessionRow.updated_at.desc()).limit(1)
+                ).all()
+            else:
+                found = db.scalars(
+                    select(SessionRow.id).where(SessionRow.id.startswith(prefix)).limit(2)
+                ).all()
+        if not found:
+            raise StoreError(f"no session matches {prefix!r}; `intern sessions` lists them")
+        if len(found) > 1:
+            raise StoreError(f"{prefix!r} matches several sessions; give more characters")
+        return found[0]
+
+    def get_session(self, session_id: str) -> SessionInfo:
+        """One session by full id or unique prefix."""
+        full = self.resolve_session_id(session_id)
+        with self.db() as db:
+            row = db.get(SessionRow, full)
+            assert row is not None
+            return _info(row)
+
+    def list_sessions(self, limit: int = 50) -> list[SessionInfo]:
+        """Newest sessions first."""
+        with self.db() as db:
+            rows = db.scalars(
+                select(SessionRow).order_by(SessionRow.updated_at.desc()).limit(limit)
+            ).all()
+            return [_info(r) for r in rows]
+
+    def update_session(self, session_id: str, **fields: Any) -> None:
+        """Set fields of a session (status, model, totals, …)."""
+        fields["updated_at"] = time.time()
+        with self.db() as db:
+            db.execute(update(SessionRow).where(SessionRow.id == session_id).values(**fields))
+
+    def add_usage(
+        self, session_id: str, *, cost_usd: float, prompt_tokens: int, completion_tokens: int
+    ) -> float:
+        """Add one model call's usage to the session's totals; returns the new total cost."""
+        with self.db() as db:
+            row = db.get(SessionRow, session_id)
+            if row is None:
+                raise StoreError(f"unknown session {session_id}")
+            row.total_cost_usd += cost_usd
+            row.prompt_tokens += prompt_tokens
+            row.completion_tokens += completion_tokens
+            row.iterations += 1
+            row.updated_at = time.time()
+            return row.total_cost_usd
+
+    # --- messages ------------------------------------------------------------------
+    def add_message(self, session_id: str, message: Message) -> int:
+        """Append a message (redacted) to the live history; returns its id."""
+        with self.db() as db:
+            row = self._message_row(session_id, message)
+            # Appended rows keep position NULL and sort by id (one INSERT, no UPDATE);
+            # fractional positions from insert_before/compact always lie below new ids.
+            row.position = None
+            db.add(row)
+            db.flush()
+            message.id = row.id
+            return row.id
+
+    def insert_before(self, session_id: str, message: Message, before_id: int | None) -> int:
+        """Insert a message just before the live message ``before_id`` (used to give a
+        dangling tool call its result in place); appends when ``before_id`` is None."""
+        if before_id is None:
+            return self.add_message(session_id, message)
+        with self.db() as db:
+            anchor = db.get(MessageRow, before_id)
+            if anchor is None:
+                raise StoreError(f"message {before_id} not found")
+            order = func.coalesce(MessageRow.position, MessageRow.id)
+            here_key = anchor.position if anchor.position is not None else float(anchor.id)
+            previous = db.scalar(
+                select(func.max(order)).where(MessageRow.session_id == session_id, order < here_key)
+            )
+            here = anchor.position if anchor.position is not None else float(anchor.id)
+            low = float(previous) if previous is not None else here - 1.0
+            row = self._message_row(session_id, message)
+            row.position = (low + here) / 2
+            db.add(row)
+            db.flush()
+            message.id = row.id
+            return row.id
+
+    def delete_messages(self, session_id: str, ids: list[int]) -> None:
+        """Hide messages from the live history (kept in the database, marked deleted)."""
+        if not ids:
+            return
+        with self.db() as db:
+            db.execute(
+                update(MessageRow)
+                .where(MessageRow.session_id == session_id, MessageRow.id.in_(ids))
+                .values(deleted=True)
+            )
+
+    def _message_row(self, session_id: str, message: Message) -> MessageRow:
+        r = self.redactor
+        return MessageRow(
+            session_id=session_id,
+            role=message.role,
+            content=r.text(message.content or ""),
+            tool_calls=[r.deep(tc.to_openai()) for tc in message.tool_calls],
+            tool_call_id=message.tool_call_id,
+            name=message.name,
+            kind=message.kind,
+        )
+
+    def load_messages(self, session_id: str) -> list[Message]:
+        """The live history: neither undone nor folded into a summary, in order."""
+        with self.db() as db:
+            rows = db.scalars(
+                select(MessageRow)
+                .where(
+                    MessageRow.session_id == session_id,
+                    MessageRow.deleted.is_(False),
+                    MessageRow.compacted.is_(False),
+                )
+                .order_by(func.coalesce(MessageRow.position, MessageRow.id), MessageRow.id)
+            ).all()
+            return [_message(r) for r in rows]
+
+    def count_messages(self, session_id: str) -> int:
+        """How many message rows a session has (live or not)."""
+        with self.db() as db:
+            return int(
+                db.scalar(
+                    select(func.count())
+                    .select_from(MessageRow)
+                    .where(MessageRow.session_id == session_id)
+                )
+                or 0
+            )
+
+    def compact(self, session_id: str, replaced_ids: list[int], summary: Message) -> int:
+        """Fold ``replaced_ids`` into ``summary``, which takes the first one's position.
+        The replaced rows stay in the database (marked compacted) for the record."""
+        with self.db() as db:
+            first = db.scalar(
+                select(func.min(func.coalesce(MessageRow.position, MessageRow.id))).where(
+                    MessageRow.id.in_(replaced_ids)
+                )
+            )
+            db.execute(
+                update(MessageRow)
+                .where(MessageRow.session_id == session_id, MessageRow.id.in_(replaced_ids))
+                .values(compacted=True)
+            )
+            row = self._message_row(session_id, summary)
+            db.add(row)
+            db.flush()
+            row.position = float(first) if first is not None else float(row.id)
+            summary.id = row.id
+            return row.id
+
+    def undo_last_turn(self, session_id: str) -> int:
+        """Hide the last user turn (the user's message and everything after it);
+        returns how many messages were hidden (0 if there is nothing to undo)."""
+        history = self.load_messages(session_id)
+        users = [i for i, m in enumerate(history) if m.role == "user" and not m.kind]
+        if len(users) <= 1 and (not users or users[0] == 0) and len(history) <= 1:
+            return 0
+        start = users[-1] if users else len(history)
+        ids = [m.id for m in history[start:] if m.id is not None]
+        if not ids:
+            return 0
+        with self.db() as db:
+            db.execute(update(MessageRow).where(MessageRow.id.in_(ids)).values(deleted=True))
+        return len(ids)
+
+    # --- events ------------------------------------------------------------------------
+    def add_event(self, event: EventBase) -> int | None:
+        """Record an event (redacted) and stamp its ``seq``; ephemeral ones are skipped."""
+        kind = getattr(event, "type", "")
+        if kind in EPHEMERAL_EVENT_TYPES:
+            return None
+        payload = self.redactor.deep(event.model_dump(mode="json", exclude={"seq"}))
+        with self.db() as db:
+            row = EventRow(session_id=event.session_id, type=kind, payload=payload, ts=event.ts)
+            db.add(row)
+            db.flush()
+            event.seq = row.id
+            return row.id
+
+    def events_after(
+        self, session_id: str, after_seq: int = 0, limit: int = 10_000
+    ) -> list[EventBase]:
+        """Recorded events of a session with seq > ``after_seq`` (SSE replay)."""
+        with self.db() as db:
+            rows = db.scalars(
+                select(EventRow)
+                .where(EventRow.session_id == session_id, EventRow.id > after_seq)
+                .order_by(EventRow.id)
+                .limit(limit)
+            ).all()
+            out: list[EventBase] = []
+            for row in rows:
+                ev = parse_event(row.payload)
+                ev.seq = row.id
+                out.append(ev)
+            return out
+
+    # --- plan and notes -------------------------------------------------------------
+    def set_plan(self, session_id: str, items: list[PlanItem]) -> None:
+        """Replace a session's plan."""
+        with self.db() as db:
+            for old in db.scalars(select(PlanItemRow).where(PlanItemRow.session_id == session_id)):
+                db.delete(old)
+            for i, item in enumerate(items):
+                db.add(
+                    PlanItemRow(
+                        session_id=session_id,
+                        idx=i,
+                        text=self.redactor.text(item.text),
+                        status=item.status,
+                    )
+                )
+
+    def get_plan(self, session_id: str) -> list[PlanItem]:
+        """A session's plan in order."""
+        with self.db() as db:
+            rows = db.scalars(
+                select(PlanItemRow)
+                .where(PlanItemRow.session_id == session_id)
+                .order_by(PlanItemRow.idx)
+            ).all()
+            return [PlanItem(text=r.text, status=r.status) for r in rows]
+
+    def add_note(self, session_id: str, text: str, tags: list[str]) -> int:
+        """Save a note; returns its id."""
+        with self.db() as db:
+            row = NoteRow(session_id=session_id, text=self.redactor.text(text), tags=tags)
+            db.add(row)
+            db.flush()
+            return row.id
+
+    def list_notes(self, session_id: str) -> list[tuple[int, str, list[str]]]:
+        """A session's notes, oldest first."""
+        with self.db() as db:
+            rows = db.scalars(
+                select(NoteRow).where(NoteRow.session_id == session_id).order_by(NoteRow.id)
+            ).all()
+            return [(r.id, r.text, list(r.tags or [])) for r in rows]
+
+
+class SessionState:
+    """The :class:`~openintern.tools.base.ResearchState` of one session, backed by the store."""
+
+    def __init__(self, store: Store, session_id: str) -> None:
+        self.store = store
+        self.session_id = session_id
+
+    def set_plan(self, items: list[PlanItem]) -> None:
+        """Replace the plan."""
+        self.store.set_plan(self.session_id, items)
+
+    def get_plan(self) -> list[PlanItem]:
+        """The current plan."""
+        return self.store.get_plan(self.session_id)
+
+    def add_note(self, text: str, tags: list[str]) -> int:
+        """Save a note; returns its id."""
+        return self.store.add_note(self.session_id, text, tags)
+
+    def list_notes(self) -> list[tuple[int, str, list[str]]]:
+        """All notes as (id, text, tags)."""
+        return self.store.list_notes(self.session_id)

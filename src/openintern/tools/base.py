@@ -1,0 +1,190 @@
+"""The tool contract.
+
+A tool is a pydantic params model (its JSON schema is what the model sees), a docstring
+(its description, written for the model), an async ``run`` returning a :class:`ToolResult`,
+and flags. Tools never print; they return.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, get_args
+
+from pydantic import BaseModel, ValidationError
+
+from openintern.events import EventBase, PlanItem
+
+if TYPE_CHECKING:
+    from openintern.config import Settings
+    from openintern.sandbox.base import Sandbox
+
+
+class ToolError(Exception):
+    """A tool failed in a way the model can act on; the message is shown to the model."""
+
+
+@dataclass
+class ToolResult:
+    """What a tool returns: ``text`` for the model, ``data`` for events and the store."""
+
+    text: str
+    ok: bool = True
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def error(cls, message: str, **data: Any) -> ToolResult:
+        """A failed call, phrased so the model knows what to do next."""
+        return cls(text=f"ERROR: {message}", ok=False, data=data)
+
+
+class ResearchState(Protocol):
+    """The durable research facts a tool may update (backed by the store)."""
+
+    def set_plan(self, items: list[PlanItem]) -> None:
+        """Replace the plan."""
+        ...
+
+    def get_plan(self) -> list[PlanItem]:
+        """The current plan."""
+        ...
+
+    def add_note(self, text: str, tags: list[str]) -> int:
+        """Save a note; returns its id."""
+        ...
+
+    def list_notes(self) -> list[tuple[int, str, list[str]]]:
+        """All notes as (id, text, tags)."""
+        ...
+
+
+@dataclass
+class ToolContext:
+    """Everything a tool may use. Tools reach the world only through this."""
+
+    settings: Settings
+    workspace: Path
+    sandbox: Sandbox
+    state: ResearchState
+    session_id: str
+    emit: Callable[[EventBase], EventBase]
+    # Extra capabilities registered by later layers (job backends, ledger, clients).
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def resolve_path(self, path: str) -> Path:
+        """Resolve a model-supplied path inside the workspace, refusing escapes."""
+        raw = Path(path).expanduser()
+        candidate = raw if raw.is_absolute() else self.workspace / raw
+        resolved = candidate.resolve()
+        root = self.workspace.resolve()
+        if resolved != root and root not in resolved.parents:
+            raise ToolError(
+                f"path {path!r} is outside the workspace {root}; use a path inside it"
+            )
+        return resolved
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Tool(Generic[P]):
+    """Base class of every tool. Subclasses set ``name``, write a docstring for the model,
+    and implement ``run``. The params model is taken from the generic argument."""
+
+    name: ClassVar[str]
+    params: ClassVar[type[BaseModel]]
+    # Needs the user's approval before running (money, destructive, irreversible).
+    needs_approval: ClassVar[bool] = False
+    # Reads only: may run concurrently with other read-only calls.
+    read_only: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            args = get_args(base)
+            if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+                cls.params = args[0]
+
+    async def run(self, params: P, ctx: ToolContext) -> ToolResult:
+        """Do the work. Raise :class:`ToolError` for failures the model should see."""
+        raise NotImplementedError
+
+    def approval_reason(self, params: P, ctx: ToolContext) -> str | None:
+        """Why this particular call needs approval (None: it does not). Defaults to the
+        class flag; tools with conditional approval (cost, scope) override it."""
+        return "this action needs approval" if self.needs_approval else None
+
+    def cost_estimate_usd(self, params: P, ctx: ToolContext) -> float | None:
+        """Dollar estimate of this call, shown with approval requests."""
+        return None
+
+    @classmethod
+    def description(cls) -> str:
+        """The docstring, cleaned: what the model reads."""
+        return inspect.cleandoc(cls.__doc__ or cls.name)
+
+    @classmethod
+    def spec(cls) -> dict[str, Any]:
+        """The OpenAI function-tool spec built from the params model and docstring."""
+        schema = cls.params.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            if isinstance(prop, dict):
+                prop.pop("title", None)
+        return {
+            "type": "function",
+            "function": {"name": cls.name, "description": cls.description(), "parameters": schema},
+        }
+
+
+class ToolRegistry:
+    """The set of tools offered to the model, looked up by name."""
+
+    def __init__(self, tools: Iterable[Tool[Any]] = ()) -> None:
+        self._tools: dict[str, Tool[Any]] = {}
+        for tool in tools:
+            self.add(tool)
+
+    def add(self, tool: Tool[Any]) -> None:
+        """Register a tool (a later one with the same name replaces the earlier)."""
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> Tool[Any] | None:
+        """The tool called ``name``, or None."""
+        return self._tools.get(name)
+
+    def names(self) -> list[str]:
+        """Registered tool names, sorted."""
+        return sorted(self._tools)
+
+    def specs(self) -> list[dict[str, Any]]:
+        """Specs of every tool, in a stable order (stable prefix for prompt caching)."""
+        return [self._tools[name].spec() for name in self.names()]
+
+    def parse(self, name: str, arguments: str) -> tuple[Tool[Any], BaseModel]:
+        """Validate a model's call. Raises ToolError with a message the model can fix."""
+        tool = self.get(name)
+        if tool is None:
+            raise ToolError(
+                f"unknown tool {name!r}. Available tools: {', '.join(self.names())}"
+            )
+        try:
+            raw = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ToolError(
+                f"arguments of {name} are not valid JSON ({exc.msg} at position {exc.pos}); "
+                "send a single JSON object matching the tool's schema"
+            ) from None
+        if not isinstance(raw, dict):
+            raise ToolError(f"arguments of {name} must be a JSON object, got {type(raw).__name__}")
+        try:
+            return tool, tool.params.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ToolError(f"invalid arguments for {name}: {problems}") from None

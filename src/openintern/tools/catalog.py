@@ -1,0 +1,40 @@
+"""The tool set offered to the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openintern.tools.base import Tool, ToolRegistry
+from openintern.tools.files import EditFile, ReadFile, WriteFile
+from openintern.tools.plan import Note, Plan
+from openintern.tools.shell import Shell
+
+
+def core_tools() -> list[Tool[Any]]:
+    """Files, shell, plan and notes: what every session has."""
+    return [ReadFile(), WriteFile(), EditFile(), Shell(), Plan(), Note()]
+
+
+def research_tools() -> list[Tool[Any]]:
+    """Read-only tools over the literature, datasets, the Hub, docs, GitHub and the web."""
+    from openintern.tools.datasets import Datasets
+    from openintern.tools.docs import Docs
+    from openintern.tools.github import GitHub
+    from openintern.tools.hub import Hub
+    from openintern.tools.papers import Papers
+    from openintern.tools.web import Web
+
+    return [Papers(), Datasets(), Hub(), Docs(), GitHub(), Web()]
+
+
+def compute_tools() -> list[Tool[Any]]:
+    """Jobs on local/Ray/HF backends and the experiment ledger."""
+    from openintern.tools.experiment import Experiment, Sweep
+    from openintern.tools.jobs import Jobs
+
+    return [Jobs(), Experiment(), Sweep()]
+
+
+def default_registry() -> ToolRegistry:
+    """Every tool of the main agent."""
+    return ToolRegistry([*core_tools(), *research_tools(), *compute_tools()])

@@ -1,0 +1,282 @@
+"""The ``experiment`` and ``sweep`` tools: the agent's interface to the ledger.
+
+Needs ``ctx.services["ledger"]`` (a :class:`~openintern.research.ledger.Ledger`); job
+backends come from ``ctx.services["backends"]`` like the jobs tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from openintern.compute.base import JobBackendError
+from openintern.compute.metrics import format_summary, summarise
+from openintern.events import ExperimentUpdate
+from openintern.research.ledger import ExperimentRecord, Ledger, LedgerError
+from openintern.research.report import render_experiment_table
+from openintern.research.runner import launch, sync
+from openintern.research.snapshot import take_snapshot
+from openintern.research.stats import format_ranking, group_by_config, rank
+from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
+from openintern.tools.jobs import get_backend
+
+_MAX_SWEEP_RUNS = 200
+
+
+def _ledger(ctx: ToolContext) -> Ledger:
+    ledger = ctx.services.get("ledger")
+    if ledger is None:
+        raise ToolError("the experiment ledger is not available in this session; use the "
+                        "jobs tool to run commands")
+    assert isinstance(ledger, Ledger)
+    return ledger
+
+
+def _emit(ctx: ToolContext, exp: ExperimentRecord) -> None:
+    finite = {k: v for k, v in exp.final_metrics.items() if v == v}
+    ctx.emit(ExperimentUpdate(experiment_id=exp.id, status=exp.status, metrics=finite))
+
+
+async def _sync_running(ctx: ToolContext, ledger: Ledger, exps: list[ExperimentRecord]
+                        ) -> list[ExperimentRecord]:
+    """Bring running experiments up to date (metrics, state, alerts)."""
+    out: list[ExperimentRecord] = []
+    for exp in exps:
+        if exp.job_id and not exp.done and exp.backend:
+            before = exp.status
+            exp = (await sync(ledger, exp.id, get_backend(ctx, exp.backend))).experiment
+            if exp.status != before:
+                _emit(ctx, exp)
+        out.append(exp)
+    return out
+
+
+class ExperimentParams(BaseModel):
+    """Arguments of the experiment tool."""
+
+    operation: Literal["declare", "run", "status", "compare", "conclude"] = Field(
+        description="declare (record a plan), run (declare if needed, then start), "
+                    "status, compare (statistics across configs), conclude.")
+    experiment_id: str | None = Field(None, description="Experiment for run/status/conclude.")
+    name: str = Field("", description="declare/run: short name.")
+    hypothesis: str = Field("", description="declare/run: what you expect and why.")
+    parent_id: str | None = Field(None, description="declare/run: experiment this builds on.")
+    command: str | None = Field(None, description="declare/run: bash command; {param} and "
+                                "{seed} placeholders are filled from config/seed.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Hyper-parameters.")
+    seed: int | None = Field(None, description="Random seed (env OPENINTERN_SEED, {seed}).")
+    data_paths: list[str] = Field(default_factory=list, description="Data to fingerprint.")
+    primary_metric: str | None = Field(None, description="Metric that decides (e.g. val_acc).")
+    mode: Literal["min", "max"] | None = Field(None, description="Is lower or higher better "
+                                               "(default: from the metric's name).")
+    workdir: str = Field(".", description="run: directory inside the workspace.")
+    backend: str | None = Field(None, description="run: local, ray or hf.")
+    timeout_s: float | None = Field(None, gt=0, description="run: kill after this many s.")
+    gpus: int = Field(0, ge=0, le=64, description="run: GPUs needed.")
+    experiment_ids: list[str] | None = Field(None, description="compare: these experiments "
+                                             "(default: the whole session).")
+    sweep_id: str | None = Field(None, description="compare: only this sweep's runs.")
+    metric: str | None = Field(None, description="compare: metric (default: primary).")
+    baseline_id: str | None = Field(None, description="compare: an experiment whose config "
+                                    "is the baseline for Welch's t-test.")
+    conclusion: str = Field("", description="conclude: what the result shows.")
+    best: bool = Field(False, description="conclude: mark as the best so far.")
+
+
+class Experiment(Tool[ExperimentParams]):
+    """Record experiments in the ledger and compare them with proper statistics.
+
+    Every run is recorded with its hypothesis, parent, config, seed, code snapshot and data
+    fingerprint, metric series and final metrics. Workflow: `run` (name, hypothesis,
+    command, config, seed, primary_metric) → `status` (metrics so far; alerts) →
+    `compare` (per configuration: mean ± 95% CI over seeds and Welch's t-test p-value vs
+    baseline_id; single-seed results are flagged, never ranked above repeated ones) →
+    `conclude` (conclusion; best=true marks the winner). Run several seeds per config
+    (or use the sweep tool) before claiming an improvement.
+    """
+
+    name = "experiment"
+
+    async def run(self, params: ExperimentParams, ctx: ToolContext) -> ToolResult:
+        """Dispatch the operation."""
+        ledger = _ledger(ctx)
+        try:
+            handler = getattr(self, f"_{params.operation}")
+            result: ToolResult = await handler(params, ctx, ledger)
+            return result
+        except (LedgerError, JobBackendError, ValueError) as exc:
+            raise ToolError(str(exc)) from None
+
+    def _declare_record(self, p: ExperimentParams, ctx: ToolContext, ledger: Ledger
+                        ) -> ExperimentRecord:
+        if not p.command:
+            raise ToolError("declare/run needs a command")
+        return ledger.declare(
+            session_id=ctx.session_id, name=p.name, command=p.command,
+            hypothesis=p.hypothesis, config=p.config, seed=p.seed, parent_id=p.parent_id,
+            workdir=str(ctx.resolve_path(p.workdir)), data_paths=p.data_paths,
+            primary_metric=p.primary_metric, mode=p.mode,
+        )
+
+    async def _declare(self, p: ExperimentParams, ctx: ToolContext, ledger: Ledger
+                       ) -> ToolResult:
+        exp = self._declare_record(p, ctx, ledger)
+        _emit(ctx, exp)
+        return ToolResult(f"Declared experiment {exp.id} ({exp.name}); start it with "
+                          f"operation=run experiment_id={exp.id}.", data={"experiment_id": exp.id})
+
+    async def _run(self, p: ExperimentParams, ctx: ToolContext, ledger: Ledger) -> ToolResult:
+        exp = ledger.get(p.experiment_id) if p.experiment_id else self._declare_record(
+            p, ctx, ledger)
+        backend = get_backend(ctx, p.backend)
+        exp = await launch(ledger, exp.id, backend, ctx.workspace, timeout_s=p.timeout_s,
+                           gpus=p.gpus)
+        _emit(ctx, exp)
+        return ToolResult(
+            f"Experiment {exp.id} running as {backend.name} job {exp.job_id} (code "
+            f"{(exp.code_hash or '')[:12]}). Watch it with jobs wait job_ids=[{exp.job_id!r}] "
+            "or experiment status.",
+            data={"experiment_id": exp.id, "job_id": exp.job_id, "backend": backend.name})
+
+    async def _status(self, p: ExperimentParams, ctx: ToolContext, ledger: Ledger
+                      ) -> ToolResult:
+        if not p.experiment_id:
+            await _sync_running(ctx, ledger, ledger.experiments(ctx.session_id))
+            table = render_experiment_table(ledger, ctx.session_id, max_rows=20)
+            return ToolResult(table or "No experiments in this session yet.")
+        (exp,) = await _sync_running(ctx, ledger, [ledger.get(p.experiment_id)])
+        summary = summarise(await asyncio.to_thread(ledger.series, exp.id))
+        lines = [f"Experiment {exp.id} {exp.name}: {exp.status} "
+                 f"({exp.backend}:{exp.job_id})", f"config {exp.config} seed {exp.seed}",
+                 format_summary(summary)]
+        lines += [f"ALERT: {a}" for a in exp.alerts]
+        if exp.status in ("failed", "timeout", "unknown") and exp.status_detail:
+            lines.append(exp.status_detail[-2000:])
+        return ToolResult("\n".join(lines), data={"status": exp.status,
+                                                  "final_metrics": exp.final_metrics})
+
+    async def _compare(self, p: ExperimentParams, ctx: ToolContext, ledger: Ledger
+                       ) -> ToolResult:
+        exps = ledger.experiments(None if p.experiment_ids else ctx.session_id,
+                                  sweep_id=p.sweep_id, ids=p.experiment_ids)
+        exps = await _sync_running(ctx, ledger, exps)
+        metric = p.metric or next((e.primary_metric for e in exps if e.primary_metric), None)
+        if metric is None:
+            raise ToolError("compare needs a metric (none of the experiments declared a "
+                            "primary_metric)")
+        declared = next((e.mode for e in exps if e.primary_metric == metric), None)
+        mode = p.mode or declared or ("min" if ledger_lower(metric) else "max")
+        baseline_key = ledger.get(p.baseline_id).config_key if p.baseline_id else None
+        ranking = rank(group_by_config(exps, metric), "min" if mode == "min" else "max",
+                       metric, baseline_key)
+        unfinished = [e.id for e in exps if not e.done]
+        text = format_ranking(ranking)
+        if unfinished:
+            text += f"\nNot finished yet (excluded): {', '.join(unfinished)}"
+        return ToolResult(text, data={
+            "metric": metric,
+            "best": ranking.best.experiment_ids if ranking.best else [],
+            "rows": [{"config": r.config_key, "mean": r.mean, "n": r.n,
+                      "ci": [r.ci_low, r.ci_high],
+                      "p_value": r.vs_baseline.p_value if r.vs_baseline else None}
+                     for r in ranking.rows]})
+
+    async def _conclude(self, p: ExperimentParams, ctx: ToolContext, ledger: Ledger
+                        ) -> ToolResult:
+        if not p.experiment_id or not p.conclusion:
+            raise ToolError("conclude needs experiment_id and conclusion")
+        exp = ledger.conclude(p.experiment_id, p.conclusion, best=p.best)
+        _emit(ctx, exp)
+        return ToolResult(f"Concluded {exp.id}" + (" (marked best)" if p.best else ""),
+                          data={"experiment_id": exp.id})
+
+
+def ledger_lower(metric: str) -> bool:
+    """Whether lower is better for ``metric`` (by name)."""
+    from openintern.research.ledger import lower_is_better
+
+    return lower_is_better(metric)
+
+
+class SweepParams(BaseModel):
+    """Arguments of the sweep tool."""
+
+    name: str = Field(description="Name of the sweep.")
+    hypothesis: str = Field("", description="What the sweep should show.")
+    command: str = Field(description="Command template with {param} and {seed} placeholders.")
+    space: dict[str, list[Any]] = Field(description="Values per parameter, e.g. "
+                                        '{"lr": [0.1, 0.01], "depth": [3, 5]}.')
+    strategy: Literal["grid", "random"] = Field("grid", description="All combinations, or "
+                                                "n_configs random ones.")
+    n_configs: int = Field(8, ge=1, le=_MAX_SWEEP_RUNS, description="random: how many.")
+    seeds: int = Field(3, ge=1, le=20, description="Seeds per configuration (0..seeds-1).")
+    primary_metric: str | None = Field(None, description="Metric that decides.")
+    mode: Literal["min", "max"] | None = None
+    parent_id: str | None = None
+    data_paths: list[str] = Field(default_factory=list)
+    workdir: str = "."
+    backend: str | None = None
+    timeout_s: float | None = Field(None, gt=0, description="Per-run time limit.")
+    gpus: int = Field(0, ge=0, le=64, description="GPUs per run.")
+
+
+class Sweep(Tool[SweepParams]):
+    """Launch a grid or random search: every configuration × `seeds` seeds, in parallel
+    (the backend queues what does not fit). Each run is a ledger experiment; the command
+    is a template ({lr}, {seed}; also env OPENINTERN_SEED and OPENINTERN_PARAMS). Returns
+    the sweep id and experiment ids; then use jobs wait on the job ids and
+    `experiment compare sweep_id=…` for mean ± CI per configuration.
+    """
+
+    name = "sweep"
+
+    async def run(self, params: SweepParams, ctx: ToolContext) -> ToolResult:
+        """Expand the space, declare and launch every run."""
+        ledger = _ledger(ctx)
+        if not params.space or any(not v for v in params.space.values()):
+            raise ToolError("space needs at least one value for every parameter")
+        names = sorted(params.space)
+        grid = [dict(zip(names, combo, strict=True))
+                for combo in itertools.product(*(params.space[n] for n in names))]
+        if params.strategy == "random" and params.n_configs < len(grid):
+            grid = random.Random(0).sample(grid, params.n_configs)
+        total = len(grid) * params.seeds
+        if total > _MAX_SWEEP_RUNS:
+            raise ToolError(f"the sweep would start {total} runs (max {_MAX_SWEEP_RUNS}); "
+                            "use strategy=random with fewer n_configs or fewer seeds")
+        backend = get_backend(ctx, params.backend)
+        snapshot = await asyncio.to_thread(take_snapshot, ctx.workspace)
+        sweep_id = uuid.uuid4().hex[:10]
+        workdir = str(ctx.resolve_path(params.workdir))
+        ids: list[str] = []
+        jobs: list[str] = []
+        try:
+            for config in grid:
+                for seed in range(params.seeds):
+                    exp = ledger.declare(
+                        session_id=ctx.session_id, name=params.name, command=params.command,
+                        hypothesis=params.hypothesis, config=config, seed=seed,
+                        parent_id=params.parent_id, sweep_id=sweep_id, workdir=workdir,
+                        data_paths=params.data_paths, primary_metric=params.primary_metric,
+                        mode=params.mode,
+                    )
+                    exp = await launch(ledger, exp.id, backend, Path(ctx.workspace),
+                                       timeout_s=params.timeout_s, gpus=params.gpus,
+                                       snapshot=snapshot)
+                    ids.append(exp.id)
+                    jobs.append(exp.job_id or "")
+                    _emit(ctx, exp)
+        except (LedgerError, JobBackendError) as exc:
+            raise ToolError(f"{exc} (already launched: {', '.join(ids) or 'none'})") from None
+        return ToolResult(
+            f"Sweep {sweep_id}: {len(grid)} configurations × {params.seeds} seeds = {total} "
+            f"runs on {backend.name}.\nexperiments: {', '.join(ids)}\njob_ids: "
+            f"{', '.join(jobs)}\nCompare with experiment operation=compare "
+            f"sweep_id={sweep_id}.",
+            data={"sweep_id": sweep_id, "experiment_ids": ids, "job_ids": jobs})

@@ -1,0 +1,245 @@
+"""The ``jobs`` tool: submit and watch detached compute jobs.
+
+Uses ``ctx.services["backends"]`` (dict name -> JobBackend, filled on demand from the
+backend registry) and, when present, ``ctx.services["ledger"]`` so that jobs that run
+experiments get their metrics ingested and alert rules applied while the agent waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from openintern.compute.alerts import Alert, check_alerts
+from openintern.compute.base import JobBackend, JobBackendError, JobSpec, JobStatus
+from openintern.compute.metrics import format_summary, parse_lines, summarise
+from openintern.compute.registry import backend_from_services
+from openintern.events import JobUpdate
+from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
+
+if TYPE_CHECKING:
+    from openintern.compute.metrics import MetricPoint
+    from openintern.research.ledger import Ledger
+
+_POLL_S = 0.5
+
+
+def get_backend(ctx: ToolContext, name: str | None) -> JobBackend:
+    """The backend ``name`` (default: settings.job_backend), built on first use."""
+    chosen = name or ctx.settings.job_backend
+    try:
+        return backend_from_services(ctx.services, chosen, ctx.settings, ctx.workspace,
+                                     ctx.sandbox)
+    except JobBackendError as exc:
+        raise ToolError(str(exc)) from None
+
+
+def get_ledger(ctx: ToolContext) -> Ledger | None:
+    """The experiment ledger of this session, if the session has one."""
+    ledger = ctx.services.get("ledger")
+    return ledger
+
+
+def status_line(status: JobStatus) -> str:
+    """One line per job for the model."""
+    extra = f", exit code {status.exit_code}" if status.exit_code is not None else ""
+    took = ""
+    if status.started_at:
+        took = f", {((status.ended_at or time.time()) - status.started_at):.1f}s"
+    return f"{status.backend}:{status.job_id} {status.state}{extra}{took}"
+
+
+async def job_points(backend: JobBackend, job_id: str) -> list[MetricPoint]:
+    """Every metric point of a job: the backend's own reader, else parsed from its log."""
+    reader = getattr(backend, "metrics", None)
+    if callable(reader):
+        points: list[MetricPoint] = await reader(job_id)
+        return points
+    text = await backend.logs(job_id, tail=None)
+    return parse_lines(text.splitlines(), require_step=True).points
+
+
+async def _logs(backend: JobBackend, job_id: str, tail: int, grep: str | None) -> str:
+    """Log lines, filtered by ``grep`` (by the backend when it can, else here)."""
+    if grep is None:
+        return await backend.logs(job_id, tail=tail)
+    if "grep" in inspect.signature(backend.logs).parameters:
+        text: str = await backend.logs(job_id, tail=tail, grep=grep)  # type: ignore[call-arg]
+        return text
+    try:
+        pattern = re.compile(grep)
+    except re.error as exc:
+        raise ToolError(f"grep pattern {grep!r} is not a valid regex: {exc}") from None
+    lines = [x for x in (await backend.logs(job_id, tail=None)).splitlines()
+             if pattern.search(x)]
+    return "\n".join(lines[-tail:] if tail else [])
+
+
+class JobsParams(BaseModel):
+    """Arguments of the jobs tool."""
+
+    operation: Literal["submit", "status", "logs", "metrics", "cancel", "list", "wait"] = Field(
+        description="submit a command; status/logs/metrics/cancel/wait on job_ids; list jobs."
+    )
+    command: str | None = Field(None, description="submit: bash command to run detached.")
+    name: str = Field("", description="submit: a short name for the job.")
+    workdir: str = Field(".", description="submit: directory inside the workspace.")
+    timeout_s: float | None = Field(None, gt=0, description="submit: kill the job after this.")
+    gpus: int = Field(0, ge=0, le=64, description="submit: GPUs the job needs.")
+    env: dict[str, str] = Field(default_factory=dict,
+                                description="submit: extra environment (no secrets).")
+    job_ids: list[str] = Field(default_factory=list,
+                               description="Jobs for status/logs/metrics/cancel/wait.")
+    tail: int = Field(80, ge=0, le=5000, description="logs: last N lines.")
+    grep: str | None = Field(None, description="logs: only lines matching this regex.")
+    wait_timeout_s: float = Field(60.0, gt=0, le=600,
+                                  description="wait: return after this many seconds at most.")
+    backend: str | None = Field(None, description="local, ray or hf (default: configured).")
+
+
+class Jobs(Tool[JobsParams]):
+    """Run and watch detached compute jobs (they keep running while you do other work).
+
+    - submit: start `command` (bash, in the sandbox, in `workdir`) and return a job id at
+      once. Report metrics from the job with `from openintern import track;
+      track.log(step=i, loss=...)`, or print JSON lines with a "step" key; transformers
+      Trainer log lines are recognised too.
+    - status / logs (tail, grep) / metrics (last/min/max/count per metric) / cancel: per id.
+    - list: recent jobs.
+    - wait: block until one of job_ids finishes, an alert fires (NaN or diverging loss
+      stops a job early), or wait_timeout_s passes — then check again or do other work.
+    For experiments you want to compare later, prefer the `experiment` and `sweep` tools.
+    """
+
+    name = "jobs"
+
+    def approval_reason(self, params: JobsParams, ctx: ToolContext) -> str | None:
+        """Remote paid hardware needs approval; local jobs do not."""
+        chosen = params.backend or ctx.settings.job_backend
+        if params.operation == "submit" and chosen == "hf":
+            return "submitting a Hugging Face Job costs money"
+        return None
+
+    async def run(self, params: JobsParams, ctx: ToolContext) -> ToolResult:
+        """Dispatch the operation."""
+        backend = get_backend(ctx, params.backend)
+        op = params.operation
+        try:
+            if op == "submit":
+                return await self._submit(params, ctx, backend)
+            if op == "list":
+                return await self._list(backend)
+            if not params.job_ids:
+                raise ToolError(f"{op} needs job_ids (from submit or list)")
+            if op == "wait":
+                return await self._wait(params, ctx, backend)
+            parts: list[str] = []
+            data: dict[str, Any] = {}
+            for job_id in params.job_ids:
+                text, item = await self._one(op, job_id, params, ctx, backend)
+                parts.append(text)
+                data[job_id] = item
+            return ToolResult("\n\n".join(parts), data={"jobs": data})
+        except JobBackendError as exc:
+            raise ToolError(str(exc)) from None
+
+    async def _submit(self, p: JobsParams, ctx: ToolContext, backend: JobBackend) -> ToolResult:
+        if not p.command:
+            raise ToolError("submit needs a command")
+        workdir = ctx.resolve_path(p.workdir)
+        spec = JobSpec(command=p.command, workdir=Path(workdir), name=p.name, env=dict(p.env),
+                       timeout_s=p.timeout_s, gpus=p.gpus)
+        job_id = await backend.submit(spec)
+        status = await backend.status(job_id)
+        ctx.emit(JobUpdate(job_id=job_id, backend=backend.name, status=status.state,
+                           detail=p.name))
+        return ToolResult(f"Submitted job {job_id} on {backend.name}: {status.state}. "
+                          "Use jobs wait/metrics/logs with this id.",
+                          data={"job_id": job_id, "backend": backend.name,
+                                "state": status.state})
+
+    async def _list(self, backend: JobBackend) -> ToolResult:
+        lister = getattr(backend, "list_jobs", None)
+        if not callable(lister):
+            raise ToolError(f"the {backend.name} backend cannot list jobs; use the ids "
+                            "returned by submit")
+        statuses: list[JobStatus] = await lister()
+        if not statuses:
+            return ToolResult("No jobs yet.", data={"jobs": []})
+        return ToolResult("\n".join(status_line(s) for s in statuses),
+                          data={"jobs": [s.job_id for s in statuses]})
+
+    async def _one(self, op: str, job_id: str, p: JobsParams, ctx: ToolContext,
+                   backend: JobBackend) -> tuple[str, Any]:
+        if op == "status":
+            status = await backend.status(job_id)
+            detail = f"\n{status.detail}" if status.detail else ""
+            return status_line(status) + detail, status.state
+        if op == "logs":
+            text = await _logs(backend, job_id, p.tail, p.grep)
+            return f"--- {job_id} (last {p.tail} lines) ---\n{text}", len(text)
+        if op == "metrics":
+            summary = summarise(await job_points(backend, job_id))
+            return (f"--- {job_id} metrics ---\n{format_summary(summary)}",
+                    {k: v.last for k, v in summary.items()})
+        status = await backend.cancel(job_id)
+        ctx.emit(JobUpdate(job_id=job_id, backend=backend.name, status=status.state))
+        return status_line(status), status.state
+
+    async def _check(self, job_id: str, ctx: ToolContext, backend: JobBackend,
+                     ledger: Ledger | None) -> tuple[JobStatus, list[Alert]]:
+        """Status of one job plus alerts (stopping the job when a rule says so)."""
+        exp = ledger.find_by_job(backend.name, job_id) if ledger is not None else None
+        if exp is not None and ledger is not None:
+            from openintern.research.runner import sync
+
+            result = await sync(ledger, exp.id, backend)
+            assert result.job is not None or result.experiment.done
+            status = result.job or await backend.status(job_id)
+            return status, result.alerts
+        status = await backend.status(job_id)
+        if status.done:
+            return status, []
+        alerts = check_alerts(await job_points(backend, job_id))
+        if any(a.stop for a in alerts):
+            status = await backend.cancel(job_id)
+            status.detail = "stopped early by an alert"
+        return status, alerts
+
+    async def _wait(self, p: JobsParams, ctx: ToolContext, backend: JobBackend) -> ToolResult:
+        ledger = get_ledger(ctx)
+        deadline = time.monotonic() + p.wait_timeout_s
+        seen: dict[str, str] = {}
+        while True:
+            statuses: dict[str, JobStatus] = {}
+            fired: list[tuple[str, Alert]] = []
+            for job_id in p.job_ids:
+                status, alerts = await self._check(job_id, ctx, backend, ledger)
+                statuses[job_id] = status
+                fired += [(job_id, a) for a in alerts]
+                if seen.get(job_id) != status.state:
+                    seen[job_id] = status.state
+                    ctx.emit(JobUpdate(job_id=job_id, backend=backend.name,
+                                       status=status.state, detail=status.detail[:200]))
+            finished = [j for j, s in statuses.items() if s.done]
+            if finished or fired or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))
+        lines = [status_line(s) for s in statuses.values()]
+        lines += [f"ALERT {j}: {a.message}" + (" (job stopped)" if a.stop else "")
+                  for j, a in fired]
+        for j in finished:
+            if statuses[j].state != "succeeded" and statuses[j].detail:
+                lines.append(f"--- {j} ---\n{statuses[j].detail[-2000:]}")
+        why = ("finished: " + ", ".join(finished)) if finished else (
+            "alert" if fired else f"still running after {p.wait_timeout_s:g}s")
+        return ToolResult(f"wait returned ({why})\n" + "\n".join(lines),
+                          data={"states": {j: s.state for j, s in statuses.items()},
+                                "finished": finished,
+                                "alerts": [a.message for _, a in fired]})

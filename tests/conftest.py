@@ -1,0 +1,29 @@
+"""Suite-wide isolation: no test touches the user's data, config or the internet."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test gets its own data dir (store, caches) and an empty config file path."""
+    base = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("OPENINTERN_DATA_DIR", str(base / "data"))
+    monkeypatch.setenv("OPENINTERN_CONFIG", str(base / "config.toml"))
+    yield
+
+
+@pytest.fixture
+def test_output_dir() -> Path:
+    """Where tests leave artefacts worth looking at (screenshots, plots)."""
+    out = Path(os.environ.get("OPENINTERN_TEST_OUTPUT", "test-output"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out

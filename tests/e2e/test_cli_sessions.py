@@ -1,0 +1,236 @@
+"""End-to-end: the `intern` command against the scripted model server, real sandbox,
+real store. Only the model's turns are scripted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from e2e_helpers import intern_argv, intern_env, run_intern, store
+
+from openintern.llm.script import Script
+from openintern.llm.scripted import ScriptedServer
+
+
+def _call(name: str, **arguments: object) -> dict[str, object]:
+    return {"name": name, "arguments": arguments}
+
+
+def test_headless_task_writes_and_runs_a_script(workspace: Path) -> None:
+    script = Script.from_steps(
+        [
+            {
+                "text": "Writing the script.",
+                "tool_calls": [
+                    _call(
+                        "write_file",
+                        path="hello.py",
+                        content="import json\nprint(json.dumps({'step': 1, 'answer': 6 * 7}))\n",
+                    )
+                ],
+            },
+            {"tool_calls": [_call("shell", command="python hello.py")]},
+            {"text": "The script printed 42. Done."},
+        ]
+    )
+    with ScriptedServer(script) as server:
+        env = intern_env(server.base_url)
+        result = run_intern("compute the answer", env=env, cwd=workspace)
+        requests = server.requests
+    assert result.code == 0, result.output
+    assert (workspace / "hello.py").exists()
+    # The shell output reached the model in the third request, verbatim from the real run.
+    last_tool = [m for m in requests[2]["messages"] if m["role"] == "tool"][-1]
+    assert '"answer": 42' in last_tool["content"]
+    assert "exit code 0" in last_tool["content"]
+    assert "The script printed 42" in result.output
+
+    s = store()
+    [session] = s.list_sessions()
+    assert session.status == "idle" and session.iterations == 3
+    roles = [m.role for m in s.load_messages(session.id)]
+    assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    listing = run_intern("sessions", env=env, cwd=workspace)
+    assert session.id in listing.output and "compute the answer" in listing.output
+
+
+def test_malformed_model_output_becomes_tool_errors(workspace: Path) -> None:
+    script = Script.from_steps(
+        [
+            {"tool_calls": [{"name": "write_file", "arguments": '{"path": "a.txt", "content": '}]},
+            {"tool_calls": [_call("no_such_tool", x=1)]},
+            {"tool_calls": [_call("write_file", path="a.txt")]},  # content missing
+            {"tool_calls": [{"name": "read_file", "arguments": "[1, 2]"}]},
+            {"tool_calls": [_call("read_file", path="../../etc/passwd")]},
+            {"text": "I could not do it."},
+        ]
+    )
+    with ScriptedServer(script) as server:
+        result = run_intern("try things", env=intern_env(server.base_url), cwd=workspace)
+    assert result.code == 0, result.output
+    [session] = store().list_sessions()
+    tools = [m.content for m in store().load_messages(session.id) if m.role == "tool"]
+    assert len(tools) == 5
+    assert "not valid JSON" in tools[0]
+    assert "unknown tool 'no_such_tool'" in tools[1] and "read_file" in tools[1]
+    assert "content" in tools[2] and "required" in tools[2].lower()
+    assert "must be a JSON object" in tools[3]
+    assert "outside the workspace" in tools[4]
+    assert all(t.startswith("ERROR:") for t in tools)
+
+
+def test_retries_on_429_500_and_a_cut_stream(workspace: Path) -> None:
+    script = Script.from_steps(
+        [
+            {"text": "first", "error": {"status": 429, "message": "slow down", "retry_after": 0.1}},
+            {"text": "second", "error": {"status": 500, "message": "boom", "times": 2}},
+            {"text": "a long answer that the network cuts in the middle", "cut_after_chars": 12},
+        ]
+    )
+    # Each step without tool calls ends a turn, so drive three turns through resume -M.
+    with ScriptedServer(script) as server:
+        env = intern_env(server.base_url)
+        first = run_intern("one", env=env, cwd=workspace)
+        sid = store().list_sessions()[0].id
+        second = run_intern("resume", sid, "-M", "two", env=env, cwd=workspace)
+        third = run_intern("resume", sid, "-M", "three", env=env, cwd=workspace)
+        n_requests = len(server.requests)
+    assert first.code == second.code == third.code == 0, third.output
+    assert "retry" in first.output and "retry" in second.output and "retry" in third.output
+    # 1 + 1 retry, 1 + 2 retries, 1 + 1 retry after the cut.
+    assert n_requests == 7
+    texts = [m.content for m in store().load_messages(sid) if m.role == "assistant"]
+    assert texts == ["first", "second", "a long answer that the network cuts in the middle"]
+
+
+def test_kill_9_mid_turn_then_resume_loses_and_duplicates_nothing(workspace: Path) -> None:
+    script = Script.from_steps(
+        [
+            {"tool_calls": [_call("write_file", path="notes.txt", content="step one\n")]},
+            {"tool_calls": [_call("shell", command="sleep 60")]},
+            {"tool_calls": [_call("read_file", path="notes.txt")]},
+            {"text": "All done after the restart."},
+        ]
+    )
+    with ScriptedServer(script) as server:
+        env = intern_env(server.base_url)
+        proc = subprocess.Popen(
+            intern_argv("a task that gets killed"),
+            env=env,
+            cwd=workspace,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.time() + 180
+        sid = None
+        while time.time() < deadline:
+            sessions = store().list_sessions() if _db_exists() else []
+            if sessions:
+                sid = sessions[0].id
+                events = store().events_after(sid)
+                if any(
+                    getattr(e, "name", "") == "shell" and e.type == "tool_call_started"
+                    for e in events
+                ):
+                    break
+            time.sleep(0.2)
+        else:
+            proc.kill()
+            raise AssertionError("the session never reached the shell call")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert sid is not None
+        assert store().get_session(sid).status == "running"
+
+        result = run_intern("resume", sid, env=env, cwd=workspace)
+        resumed_request = server.requests[-1]
+    assert result.code == 0, result.output
+    assert "All done after the restart." in result.output
+
+    history = store().load_messages(sid)
+    assert [m.role for m in history] == [
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "tool",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
+    call_ids = [c.id for m in history for c in m.tool_calls]
+    result_ids = [m.tool_call_id for m in history if m.role == "tool"]
+    assert call_ids == result_ids and len(set(call_ids)) == 3  # one result per call, in order
+    interrupted = history[4].content
+    assert "did not complete" in interrupted
+    assert "step one" in history[6].content
+    # What the model saw after the restart is that same history, nothing doubled.
+    sent = [m for m in resumed_request["messages"] if m["role"] in ("assistant", "tool")]
+    assert len(sent) == 6
+    assert store().get_session(sid).status == "idle"
+
+
+def test_secrets_never_reach_the_sandbox_or_the_store(workspace: Path) -> None:
+    openai_key = "sk-test-" + "q" * 40
+    hf_token = "hf_" + "Z" * 34
+    custom = "s3cr3t-value-that-must-not-leak"
+    script = Script.from_steps(
+        [
+            {"tool_calls": [_call("shell", command="env | sort")]},
+            {"tool_calls": [_call("note", text=f"the key is {openai_key} and {custom}")]},
+            {"text": f"Here it is: {hf_token}"},
+        ]
+    )
+    with ScriptedServer(script) as server:
+        env = intern_env(
+            server.base_url, OPENAI_API_KEY=openai_key, HF_TOKEN=hf_token, MY_SERVICE_TOKEN=custom
+        )
+        result = run_intern(f"use token {custom}", env=env, cwd=workspace)
+        env_output = next(
+            m["content"] for m in server.requests[1]["messages"] if m["role"] == "tool"
+        )
+    assert result.code == 0, result.output
+    assert "PATH=" in env_output
+    for secret in (openai_key, hf_token, custom, "scripted-test-key"):
+        assert secret not in env_output
+    db = Path(os.environ["OPENINTERN_DATA_DIR"]) / "openintern.db"
+    dump = subprocess.run(
+        [
+            "python",
+            "-c",
+            f"import sqlite3;c=sqlite3.connect({str(db)!r});print('\\n'.join(c.iterdump()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "[REDACTED]" in dump
+    for secret in (openai_key, hf_token, custom):
+        assert secret not in dump
+
+
+def test_demo_runs_offline_with_real_numbers(tmp_path: Path) -> None:
+    ws = tmp_path / "demo"
+    env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
+    result = run_intern(
+        "demo", "--fast", "--workspace", str(ws), env=env, cwd=tmp_path, timeout=300
+    )
+    assert result.code == 0, result.output
+    assert "scripted" in result.output
+    runs = [json.loads(line) for line in (ws / "results.jsonl").read_text().splitlines()]
+    assert {r["model"] for r in runs} == {"logreg", "svm"} and len(runs) == 6
+    lr = [r["test_accuracy"] for r in runs if r["model"] == "logreg"]
+    # The number the scripted model quotes is the mean of the real runs.
+    assert f"{sum(lr) / len(lr):.4f}" in result.output
+    [session] = store().list_sessions()
+    notes = store().list_notes(session.id)
+    assert len(notes) == 2 and "p =" in notes[1][1]
+
+
+def _db_exists() -> bool:
+    return (Path(os.environ["OPENINTERN_DATA_DIR"]) / "openintern.db").exists()
