@@ -260,14 +260,21 @@ def reproduce_cmd(
 def serve_cmd(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8765).")] = None,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
 ) -> None:
     """Start the web app (prints a URL with an access token)."""
     try:
         from openintern.web.app import serve
+        from openintern.web.auth import WebConfigError
     except ImportError as exc:
         _fail(f"the web app needs its extra: pip install 'openintern[web]' ({exc})")
         return
-    raise typer.Exit(serve(_settings(), host=host, port=port))
+    try:
+        code = serve(_settings(), host=host, port=port, open_browser=open_browser)
+    except WebConfigError as exc:
+        _fail(str(exc))
+        return
+    raise typer.Exit(code)
 
 
 @app.command("config")

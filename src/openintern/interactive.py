@@ -98,7 +98,7 @@ def _report_setup_error(console: Console, exc: Exception) -> int:
 
 def run_headless(settings: Settings, task: str) -> int:
     """Run ``task`` to the end without asking anything (budget-capped)."""
-    console = Console()
+    console = Console(highlight=False)
     try:
         session = _start(settings, task, True, None, console)
     except (SandboxError, StoreError, ValueError) as exc:
@@ -114,7 +114,7 @@ def resume_session(
     settings: Settings, session_id: str, message: str | None, interactive: bool
 ) -> int:
     """Continue a recorded session: its interrupted turn, or a new message."""
-    console = Console()
+    console = Console(highlight=False)
     try:
         session = ResearchSession.open(
             settings,
@@ -146,7 +146,7 @@ def resume_session(
 
 def run_interactive(settings: Settings) -> int:
     """The interactive prompt: first input is the task, later ones steer the session."""
-    console = Console()
+    console = Console(highlight=False)
     console.print(
         "[bold]OpenIntern[/bold] · model [cyan]" + settings.model + "[/cyan] · "
         "type your research goal; /help for commands; Ctrl+D to quit"

@@ -160,7 +160,8 @@ def plot_metrics(ledger: Ledger, exp_id: str, metric: str, path: Path | None = N
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
-            return text + "\n(matplotlib is not installed: no PNG written)"
+            return text + ("\n(matplotlib is not installed: no PNG written; install it with "
+                           "`pip install matplotlib`)")
         fig, ax = plt.subplots(figsize=(7, 3.5))
         ax.plot([p.step for p in points], values)
         ax.set_xlabel("step")

@@ -22,9 +22,10 @@ def research_tools() -> list[Tool[Any]]:
     from openintern.tools.github import GitHub
     from openintern.tools.hub import Hub
     from openintern.tools.papers import Papers
+    from openintern.tools.research_agent import Research
     from openintern.tools.web import Web
 
-    return [Papers(), Datasets(), Hub(), Docs(), GitHub(), Web()]
+    return [Papers(), Datasets(), Hub(), Docs(), GitHub(), Web(), Research()]
 
 
 def compute_tools() -> list[Tool[Any]]:

@@ -134,9 +134,18 @@ class Experiment(Tool[ExperimentParams]):
     async def _run(self, p: ExperimentParams, ctx: ToolContext, ledger: Ledger) -> ToolResult:
         exp = ledger.get(p.experiment_id) if p.experiment_id else self._declare_record(
             p, ctx, ledger)
-        backend = get_backend(ctx, p.backend)
-        exp = await launch(ledger, exp.id, backend, ctx.workspace, timeout_s=p.timeout_s,
-                           gpus=p.gpus)
+        try:
+            backend = get_backend(ctx, p.backend)
+            exp = await launch(ledger, exp.id, backend, ctx.workspace, timeout_s=p.timeout_s,
+                               gpus=p.gpus)
+        except (ToolError, LedgerError, JobBackendError) as exc:
+            # The record stays in the ledger (declared): say so, and how to retry it.
+            kept = ledger.get(exp.id)
+            if kept.status != "declared":
+                raise ToolError(str(exc)) from None
+            raise ToolError(f"{exc}\nExperiment {kept.id} is kept in the ledger (declared, "
+                            "not started); once that is fixed, start it with "
+                            f"operation=run experiment_id={kept.id}.") from None
         _emit(ctx, exp)
         return ToolResult(
             f"Experiment {exp.id} running as {backend.name} job {exp.job_id} (code "

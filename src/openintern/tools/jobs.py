@@ -178,19 +178,33 @@ class Jobs(Tool[JobsParams]):
     async def _one(self, op: str, job_id: str, p: JobsParams, ctx: ToolContext,
                    backend: JobBackend) -> tuple[str, Any]:
         if op == "status":
-            status = await backend.status(job_id)
+            status = await self._synced(job_id, ctx, backend) or await backend.status(job_id)
             detail = f"\n{status.detail}" if status.detail else ""
             return status_line(status) + detail, status.state
         if op == "logs":
             text = await _logs(backend, job_id, p.tail, p.grep)
             return f"--- {job_id} (last {p.tail} lines) ---\n{text}", len(text)
         if op == "metrics":
+            await self._synced(job_id, ctx, backend)
             summary = summarise(await job_points(backend, job_id))
             return (f"--- {job_id} metrics ---\n{format_summary(summary)}",
                     {k: v.last for k, v in summary.items()})
         status = await backend.cancel(job_id)
         ctx.emit(JobUpdate(job_id=job_id, backend=backend.name, status=status.state))
         return status_line(status), status.state
+
+    async def _synced(self, job_id: str, ctx: ToolContext, backend: JobBackend
+                      ) -> JobStatus | None:
+        """If the job runs a ledger experiment, bring the record up to date (a resumed
+        agent's first look at a job that finished meanwhile must reach the ledger too);
+        returns the job's status when it was read, else None."""
+        ledger = get_ledger(ctx)
+        exp = ledger.find_by_job(backend.name, job_id) if ledger is not None else None
+        if exp is None or ledger is None or exp.done:
+            return None
+        from openintern.research.runner import sync
+
+        return (await sync(ledger, exp.id, backend)).job
 
     async def _check(self, job_id: str, ctx: ToolContext, backend: JobBackend,
                      ledger: Ledger | None) -> tuple[JobStatus, list[Alert]]:

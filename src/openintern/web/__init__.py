@@ -1,0 +1,1 @@
+"""The web app: watch, steer and review research sessions in the browser."""

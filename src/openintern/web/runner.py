@@ -1,0 +1,258 @@
+"""Research sessions running inside the web server process.
+
+Each live session is an asyncio task owned by a :class:`SessionRunner`; it keeps running
+whether or not a browser tab watches it. The :class:`SessionHub` holds the runners and a
+per-session fan-out of events, so an SSE stream can listen to a session before (or after)
+the session has a runner in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from openintern.agent.guards import AutoApprover
+from openintern.agent.session import ResearchSession, SessionOptions
+from openintern.config import Settings
+from openintern.events import ApprovalRequested, EventBase
+from openintern.llm.types import LLMClient
+from openintern.store import Store
+from openintern.tools.base import ToolRegistry
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[EventBase], None]
+
+
+class RunnerError(RuntimeError):
+    """A steering action that cannot be done now; the message says why and what to do."""
+
+
+class WebApprover:
+    """Approves or rejects pending calls from the browser: each request waits on a future
+    until the user answers (or the turn is interrupted)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, asyncio.Future[bool]] = {}
+        self.requests: dict[str, ApprovalRequested] = {}
+
+    async def approve(self, request: ApprovalRequested) -> bool:
+        """Wait for the user's answer to ``request``."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending[request.request_id] = future
+        self.requests[request.request_id] = request
+        try:
+            return await future
+        finally:
+            self._pending.pop(request.request_id, None)
+            self.requests.pop(request.request_id, None)
+
+    def resolve(self, request_id: str, approved: bool) -> bool:
+        """Answer a pending request; False when no such request is waiting."""
+        future = self._pending.get(request_id)
+        if future is None or future.done():
+            return False
+        future.set_result(approved)
+        return True
+
+    def pending(self) -> list[ApprovalRequested]:
+        """Requests still waiting for an answer."""
+        return list(self.requests.values())
+
+
+@dataclass
+class SessionRunner:
+    """One session live in this process: its turn task and the messages queued behind it."""
+
+    session: ResearchSession
+    approver: WebApprover | None
+    queue: list[str] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether a turn is in progress."""
+        return self.task is not None and not self.task.done()
+
+    def send(self, text: str) -> Literal["started", "queued"]:
+        """Start a turn with ``text``, or queue it for after the running turn."""
+        if self.running:
+            self.queue.append(text)
+            return "queued"
+        self.task = asyncio.create_task(self._drive(text), name=f"session-{self.session.info.id}")
+        return "started"
+
+    async def _drive(self, text: str) -> None:
+        next_text: str | None = text
+        while next_text is not None:
+            try:
+                await self.session.run(next_text)
+            except Exception:  # the loop reports its own errors; this is a last resort
+                log.exception("session %s crashed", self.session.info.id)
+                return
+            next_text = self.queue.pop(0) if self.queue else None
+
+    async def interrupt(self) -> bool:
+        """Cancel the running turn (queued messages are dropped); False if none ran."""
+        if not self.running:
+            return False
+        self.queue.clear()
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        return True
+
+    def undo(self) -> int:
+        """Undo the last user turn (only between turns)."""
+        if self.running:
+            raise RunnerError("a turn is running; interrupt it before undoing")
+        return self.session.undo()
+
+    def raise_budget(self, budget_usd: float) -> None:
+        """Set the dollar cap for this and following turns."""
+        s = self.session
+        s.settings = s.settings.model_copy(update={"max_cost_usd": budget_usd})
+        s.tool_ctx.settings = s.settings
+        s.loop.budget.budget_usd = budget_usd
+        s.store.update_session(
+            s.info.id, config={**s.store.get_session(s.info.id).config, "budget_usd": budget_usd}
+        )
+
+
+@dataclass
+class NewSession:
+    """What the user chose when starting a session."""
+
+    goal: str
+    model: str | None = None
+    budget_usd: float | None = None
+    sandbox: Literal["bwrap", "none"] | None = None
+    job_backend: Literal["local", "ray", "hf"] | None = None
+
+
+class SessionHub:
+    """The sessions of this server: runners by id and per-session event listeners.
+
+    ``llm_factory`` and ``tools_factory`` replace the model client and the tool registry
+    (tests use them to add a tool that needs approval); by default sessions get what the
+    CLI gets.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        llm_factory: Callable[[Settings], LLMClient] | None = None,
+        tools_factory: Callable[[], ToolRegistry] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.llm_factory = llm_factory
+        self.tools_factory = tools_factory
+        self.runners: dict[str, SessionRunner] = {}
+        self._listeners: dict[str, list[Listener]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+
+    # --- listening -----------------------------------------------------------------------
+    def listen(self, session_id: str, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every live event of a session; returns the remover."""
+        self._listeners.setdefault(session_id, []).append(listener)
+
+        def remove() -> None:
+            listeners = self._listeners.get(session_id, [])
+            if listener in listeners:
+                listeners.remove(listener)
+
+        return remove
+
+    def _forward(self, event: EventBase) -> None:
+        # The store subscriber runs before this one, so ``seq`` is already set.
+        for listener in list(self._listeners.get(event.session_id, [])):
+            listener(event)
+
+    def _forward_threadsafe(self, event: EventBase) -> None:
+        # Events from worker threads must reach asyncio queues on the server's loop.
+        if self._loop is not None and threading.get_ident() != self._loop_thread:
+            self._loop.call_soon_threadsafe(self._forward, event)
+        else:
+            self._forward(event)
+
+    # --- sessions ------------------------------------------------------------------------
+    def _options(self, settings: Settings) -> tuple[SessionOptions, WebApprover | None]:
+        approver = None if settings.auto_approve else WebApprover()
+        options = SessionOptions(headless=False, approver=approver or AutoApprover())
+        return options, approver
+
+    def _attach(self, session: ResearchSession, approver: WebApprover | None) -> SessionRunner:
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        session.bus.subscribe(self._forward_threadsafe)
+        runner = SessionRunner(session=session, approver=approver)
+        self.runners[session.info.id] = runner
+        return runner
+
+    def _llm(self, settings: Settings) -> LLMClient | None:
+        return self.llm_factory(settings) if self.llm_factory else None
+
+    def _tools(self) -> ToolRegistry | None:
+        return self.tools_factory() if self.tools_factory else None
+
+    def start(self, new: NewSession) -> SessionRunner:
+        """Record a new session and start its first turn with the goal."""
+        update: dict[str, object] = {}
+        if new.model:
+            update["model"] = new.model
+        if new.budget_usd is not None:
+            update["max_cost_usd"] = new.budget_usd
+        if new.sandbox:
+            update["sandbox"] = new.sandbox
+        if new.job_backend:
+            update["job_backend"] = new.job_backend
+        settings = self.settings.model_copy(update=update)
+        options, approver = self._options(settings)
+        workspace = settings.workspace.resolve()
+        workspace.mkdir(parents=True, exist_ok=True)
+        info = self.store.create_session(
+            task=new.goal, model=settings.model, workspace=str(workspace), headless=False,
+            config={"sandbox": settings.sandbox, "network": settings.sandbox_network,
+                    "api_base": settings.api_base, "job_backend": settings.job_backend,
+                    "budget_usd": new.budget_usd},
+        )
+        session = ResearchSession(settings, self.store, info, options=options,
+                                  llm=self._llm(settings), tools=self._tools())
+        runner = self._attach(session, approver)
+        runner.send(new.goal)
+        return runner
+
+    def runner(self, session_id: str) -> SessionRunner:
+        """The live runner of a session, opening a recorded one on demand."""
+        if session_id in self.runners:
+            return self.runners[session_id]
+        info = self.store.get_session(session_id)  # StoreError when unknown
+        settings = self.settings
+        budget = info.config.get("budget_usd")
+        if budget is not None:
+            settings = settings.model_copy(update={"max_cost_usd": float(budget)})
+        # As ResearchSession.open: the recorded workspace, model and model server.
+        update: dict[str, object] = {"workspace": Path(info.workspace), "model": info.model}
+        if info.config.get("api_base") and not settings.api_base:
+            update["api_base"] = info.config["api_base"]
+        settings = settings.model_copy(update=update)
+        options, approver = self._options(settings)
+        session = ResearchSession(settings, self.store, info, options=options,
+                                  llm=self._llm(settings), tools=self._tools())
+        return self._attach(session, approver)
+
+    async def shutdown(self) -> None:
+        """Interrupt every running turn (the server is stopping)."""
+        for runner in list(self.runners.values()):
+            await runner.interrupt()

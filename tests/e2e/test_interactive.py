@@ -1,0 +1,74 @@
+"""End-to-end: the interactive prompt in a real pseudo-terminal (slash commands, Ctrl+C
+interrupting a turn without ending the program, resume)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pexpect
+from e2e_helpers import intern_env, store
+
+from openintern.llm.script import Script
+from openintern.llm.scripted import ScriptedServer
+
+
+def _spawn(env: dict[str, str], cwd: Path, *args: str) -> pexpect.spawn:
+    env = dict(env, PROMPT_TOOLKIT_NO_CPR="1", TERM="xterm")
+    child = pexpect.spawn(sys.executable, ["-m", "openintern.cli", *args], env=env,
+                          cwd=str(cwd), encoding="utf-8", timeout=90, dimensions=(40, 200))
+    return child
+
+
+def test_interactive_session_slash_commands_and_ctrl_c(workspace: Path) -> None:
+    script = Script.from_steps([
+        {"text": "Planning.", "tool_calls": [{"name": "plan", "arguments": {"items": [
+            {"text": "look at the data", "status": "in_progress"},
+            {"text": "train a model"}]}}]},
+        {"text": "Plan written; what next?"},
+        {"text": "Running a long command.",
+         "tool_calls": [{"name": "shell", "arguments": {"command": "sleep 120"}}]},
+        {"text": "Understood, I stopped."},
+    ])
+    with ScriptedServer(script) as server:
+        env = intern_env(server.base_url)
+        child = _spawn(env, workspace)
+        child.expect("type your research goal")
+        child.expect("›")
+        child.sendline("study the digits dataset")
+        child.expect("Plan written; what next")
+        child.expect("›")
+        child.sendline("/plan")
+        child.expect(r"look at the data")
+        child.expect("›")
+        child.sendline("/cost")
+        child.expect(r"2 model calls")
+        child.expect("›")
+        child.sendline("run something long")
+        child.expect("sleep 120|Running a long command")
+        # Wait until the shell call is really running, then Ctrl+C.
+        sid = store().list_sessions()[0].id
+        for _ in range(200):
+            if any(e.type == "tool_call_started" and getattr(e, "name", "") == "shell"
+                   for e in store().events_after(sid)):
+                break
+            child.expect([pexpect.TIMEOUT], timeout=0.1)
+        child.sendintr()
+        child.expect("interrupted")
+        child.expect("›")  # the program is still here
+        child.sendline("/undo")
+        child.expect(r"undid the last turn \((\d+) messages\)")
+        child.expect("›")
+        child.sendline("/model openai/other-model")
+        child.expect("model: openai/other-model")
+        child.expect("›")
+        child.sendline("/quit")
+        child.expect("resume later with: intern resume")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+    history = store().load_messages(sid)
+    # The interrupted turn was undone; the first turn is intact.
+    assert [m.role for m in history] == ["user", "assistant", "tool", "assistant"]
+    assert store().get_session(sid).model == "openai/other-model"
+    assert [p.status for p in store().get_plan(sid)] == ["in_progress", "pending"]
