@@ -234,3 +234,26 @@ def test_demo_runs_offline_with_real_numbers(tmp_path: Path) -> None:
 
 def _db_exists() -> bool:
     return (Path(os.environ["OPENINTERN_DATA_DIR"]) / "openintern.db").exists()
+
+
+def test_headless_budget_cap_stops_cleanly(workspace: Path) -> None:
+    (workspace / "big.txt").write_text("0123456789 abcdefghij\n" * 800)
+    steps = [{"tool_calls": [_call("read_file", path="big.txt", offset=1 + i)]}
+             for i in range(30)]
+    with ScriptedServer(Script.from_steps(steps)) as server:
+        # gpt-4o's price from LiteLLM's table applies even though the scripted server answers.
+        env = intern_env(server.base_url, OPENINTERN_MODEL="openai/gpt-4o")
+        result = run_intern("read it all", "--budget", "0.02", env=env, cwd=workspace)
+        calls = len(server.requests)
+    assert result.code == 3, result.output
+    assert "budget" in result.output
+    [session] = store().list_sessions()
+    assert session.status == "budget"
+    totals = [e.total_cost_usd for e in store().events_after(session.id)
+              if e.type == "model_call"]
+    # It stopped at the first check after crossing the cap: every call but the last
+    # started under the budget, and none was made beyond it.
+    assert totals[-1] >= 0.02 > totals[-2]
+    assert calls == session.iterations == len(totals) < 30
+    history = store().load_messages(session.id)
+    assert history[-1].role == "tool"  # every call it made got its result recorded

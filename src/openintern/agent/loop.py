@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from openintern.agent.context import ContextBuilder, truncate_tool_output
+from openintern.agent.context import ContextBuilder, ContextOverflowError, truncate_tool_output
 from openintern.agent.guards import (
     Approver,
     BudgetGuard,
@@ -129,9 +129,18 @@ class ResearchLoop:
         except asyncio.CancelledError:
             self._repair()
             return self._complete("interrupted", iterations, final_text)
-        except LLMError as exc:
+        except (LLMError, ContextOverflowError) as exc:
             self.bus.emit(ErrorEvent(message=str(exc), fatal=True))
             return self._complete("error", iterations, final_text)
+        except Exception as exc:
+            # Everything done so far is already stored; say what broke and stop the turn
+            # so the session can be resumed once the cause is fixed.
+            self._repair()
+            self.bus.emit(
+                ErrorEvent(message=f"internal error: {type(exc).__name__}: {exc}", fatal=True)
+            )
+            self._complete("error", iterations, final_text)
+            raise
         return self._complete(reason, iterations, final_text)
 
     def _complete(self, reason: StopReason, iterations: int, text: str) -> TurnComplete:
@@ -268,7 +277,7 @@ class ResearchLoop:
             name=item.call.name,
             arguments=item.params.model_dump(mode="json"),
             reason=reason,
-            cost_estimate_usd=item.tool.cost_estimate_usd(item.params, self.tool_ctx),
+            cost_estimate_usd=await item.tool.cost_estimate_usd(item.params, self.tool_ctx),
         )
         self.bus.emit(request)
         approved = await self.approver.approve(request)

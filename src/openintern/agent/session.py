@@ -15,7 +15,7 @@ from openintern.agent.guards import Approver, AutoApprover, DenyingApprover
 from openintern.agent.loop import LoopLimits, ResearchLoop
 from openintern.agent.pinned import Section, render_pinned_state
 from openintern.config import Settings
-from openintern.events import EventBus, SessionStarted, TurnComplete
+from openintern.events import ErrorEvent, EventBus, SessionStarted, TurnComplete
 from openintern.llm.types import LLMClient
 from openintern.sandbox import make_sandbox
 from openintern.secrets import Redactor
@@ -143,6 +143,7 @@ class ResearchSession:
         options: SessionOptions | None = None,
         llm: LLMClient | None = None,
         bus: EventBus | None = None,
+        tools: ToolRegistry | None = None,
     ) -> ResearchSession:
         """Record a new session for ``task`` in the configured workspace."""
         store = store or open_store(settings)
@@ -160,7 +161,7 @@ class ResearchSession:
                 "api_base": settings.api_base,
             },
         )
-        return cls(settings, store, info, options=opts, llm=llm, bus=bus)
+        return cls(settings, store, info, options=opts, llm=llm, bus=bus, tools=tools)
 
     @classmethod
     def open(
@@ -172,6 +173,7 @@ class ResearchSession:
         options: SessionOptions | None = None,
         llm: LLMClient | None = None,
         bus: EventBus | None = None,
+        tools: ToolRegistry | None = None,
     ) -> ResearchSession:
         """Re-open a recorded session (its workspace and model as recorded, unless the
         settings name another model explicitly)."""
@@ -182,7 +184,8 @@ class ResearchSession:
             settings = settings.model_copy(update={"model": info.model})
             if info.config.get("api_base") and not settings.api_base:
                 settings = settings.model_copy(update={"api_base": info.config["api_base"]})
-        return cls(settings, store, info, options=options or SessionOptions(), llm=llm, bus=bus)
+        return cls(settings, store, info, options=options or SessionOptions(), llm=llm, bus=bus,
+                   tools=tools)
 
     # --- use ---------------------------------------------------------------------------
     @property
@@ -196,7 +199,31 @@ class ResearchSession:
         self.bus.emit(
             SessionStarted(task=self.info.task, model=self.settings.model, resumed=text is None)
         )
+        if await self.sync_experiments():
+            self.loop.context.refresh_pinned()
         return await self.loop.run_turn(text)
+
+    async def sync_experiments(self) -> int:
+        """Bring unfinished experiments of this session up to date from their backends
+        (jobs keep running while the agent is stopped); returns how many were synced.
+        An unreachable backend is reported as an event, never fatal."""
+        from openintern.compute.base import JobBackendError
+        from openintern.compute.registry import backend_from_services
+        from openintern.research.runner import sync
+
+        synced = 0
+        for exp in self.ledger.experiments(self.info.id):
+            if exp.done or exp.job_id is None:
+                continue
+            try:
+                backend = backend_from_services(
+                    self.tool_ctx.services, exp.backend or "local", self.settings,
+                    self.workspace, self.sandbox)
+                await sync(self.ledger, exp.id, backend)
+                synced += 1
+            except (JobBackendError, OSError) as exc:
+                self.bus.emit(ErrorEvent(message=f"could not refresh experiment {exp.id}: {exc}"))
+        return synced
 
     def set_model(self, model: str) -> None:
         """Switch the model for the following turns."""

@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,10 +56,13 @@ def job_environment(exp: ExperimentRecord) -> dict[str, str]:
 
 async def launch(ledger: Ledger, exp_id: str, backend: JobBackend, workspace: Path, *,
                  timeout_s: float | None = None, gpus: int = 0,
-                 snapshot: bool | Snapshot = True) -> ExperimentRecord:
+                 snapshot: bool | Snapshot = True, flavor: str | None = None,
+                 image: str | None = None, secrets: Sequence[str] = (),
+                 pip: Sequence[str] = ()) -> ExperimentRecord:
     """Snapshot, fingerprint and submit a declared experiment; returns it (queued).
     ``snapshot``: True takes one now; a :class:`Snapshot` reuses one (a sweep takes a
-    single snapshot for all its runs); False keeps the record's (reproductions)."""
+    single snapshot for all its runs); False keeps the record's (reproductions).
+    ``flavor``, ``image``, ``secrets`` (names) and ``pip`` go into the JobSpec."""
     exp = ledger.get(exp_id)
     if exp.status != "declared":
         raise LedgerError(f"experiment {exp.id} was already run (status {exp.status}); "
@@ -73,7 +77,8 @@ async def launch(ledger: Ledger, exp_id: str, backend: JobBackend, workspace: Pa
     fingerprint = await asyncio.to_thread(fingerprint_data, [Path(p) for p in data])
     workdir = Path(exp.workdir) if exp.workdir else root
     spec = JobSpec(command=command, workdir=workdir, name=exp.name or exp.id,
-                   env=job_environment(exp), timeout_s=timeout_s, gpus=gpus)
+                   env=job_environment(exp), timeout_s=timeout_s, gpus=gpus,
+                   flavor=flavor, image=image, secrets=list(secrets), pip=list(pip))
     job_id = await backend.submit(spec)
     ledger.mark_submitted(
         exp.id, backend=backend.name, job_id=job_id,

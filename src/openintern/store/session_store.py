@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
@@ -197,29 +197,43 @@ class Store:
         self, session_id: str, *, cost_usd: float, prompt_tokens: int, completion_tokens: int
     ) -> float:
         """Add one model call's usage to the session's totals; returns the new total cost."""
-        with self.db() as db:
-            row = db.get(SessionRow, session_id)
-            if row is None:
-                raise StoreError(f"unknown session {session_id}")
-            row.total_cost_usd += cost_usd
-            row.prompt_tokens += prompt_tokens
-            row.completion_tokens += completion_tokens
-            row.iterations += 1
-            row.updated_at = time.time()
-            return row.total_cost_usd
+        t = SessionRow.__table__
+        # One Core UPDATE (no ORM load): this runs on every model call.
+        with self.engine.begin() as conn:
+            total = conn.execute(
+                update(t)
+                .where(t.c.id == session_id)
+                .values(
+                    total_cost_usd=t.c.total_cost_usd + cost_usd,
+                    prompt_tokens=t.c.prompt_tokens + prompt_tokens,
+                    completion_tokens=t.c.completion_tokens + completion_tokens,
+                    iterations=t.c.iterations + 1,
+                    updated_at=time.time(),
+                )
+                .returning(t.c.total_cost_usd)
+            ).scalar()
+        if total is None:
+            raise StoreError(f"unknown session {session_id}")
+        return float(total)
 
     # --- messages ------------------------------------------------------------------
     def add_message(self, session_id: str, message: Message) -> int:
         """Append a message (redacted) to the live history; returns its id."""
-        with self.db() as db:
-            row = self._message_row(session_id, message)
-            # Appended rows keep position NULL and sort by id (one INSERT, no UPDATE);
-            # fractional positions from insert_before/compact always lie below new ids.
-            row.position = None
-            db.add(row)
-            db.flush()
-            message.id = row.id
-            return row.id
+        r = self.redactor
+        # Appended rows keep position NULL and sort by id (one Core INSERT, no UPDATE);
+        # fractional positions from insert_before/compact always lie below new ids.
+        values = {
+            "session_id": session_id, "position": None, "role": message.role,
+            "content": r.text(message.content or ""),
+            "tool_calls": [r.deep(tc.to_openai()) for tc in message.tool_calls],
+            "tool_call_id": message.tool_call_id, "name": message.name, "kind": message.kind,
+            "compacted": False, "deleted": False, "created_at": time.time(),
+        }
+        with self.engine.begin() as conn:
+            key = conn.execute(insert(MessageRow.__table__).values(**values)).inserted_primary_key
+        message.id = int(key[0]) if key else None
+        assert message.id is not None
+        return message.id
 
     def insert_before(self, session_id: str, message: Message, before_id: int | None) -> int:
         """Insert a message just before the live message ``before_id`` (used to give a
@@ -336,12 +350,14 @@ class Store:
         if kind in EPHEMERAL_EVENT_TYPES:
             return None
         payload = self.redactor.deep(event.model_dump(mode="json", exclude={"seq"}))
-        with self.db() as db:
-            row = EventRow(session_id=event.session_id, type=kind, payload=payload, ts=event.ts)
-            db.add(row)
-            db.flush()
-            event.seq = row.id
-            return row.id
+        # Core INSERT: events are the most frequent write of a session.
+        with self.engine.begin() as conn:
+            key = conn.execute(
+                insert(EventRow.__table__).values(
+                    session_id=event.session_id, type=kind, payload=payload, ts=event.ts)
+            ).inserted_primary_key
+        event.seq = int(key[0]) if key else None
+        return event.seq
 
     def events_after(
         self, session_id: str, after_seq: int = 0, limit: int = 10_000

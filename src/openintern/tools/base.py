@@ -117,8 +117,9 @@ class Tool(Generic[P]):
         class flag; tools with conditional approval (cost, scope) override it."""
         return "this action needs approval" if self.needs_approval else None
 
-    def cost_estimate_usd(self, params: P, ctx: ToolContext) -> float | None:
-        """Dollar estimate of this call, shown with approval requests."""
+    async def cost_estimate_usd(self, params: P, ctx: ToolContext) -> float | None:
+        """Dollar estimate of this call, shown with approval requests (async: a backend
+        may look up live prices)."""
         return None
 
     @classmethod

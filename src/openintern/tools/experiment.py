@@ -1,7 +1,8 @@
 """The ``experiment`` and ``sweep`` tools: the agent's interface to the ledger.
 
 Needs ``ctx.services["ledger"]`` (a :class:`~openintern.research.ledger.Ledger`); job
-backends come from ``ctx.services["backends"]`` like the jobs tool.
+backends come from ``ctx.services["backends"]`` like the jobs tool. Runs on a paid backend
+(Hugging Face Jobs) need the user's approval, asked once per call with the total estimate.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import uuid
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from openintern.compute.base import JobBackendError
+from openintern.compute.base import JobBackendError, JobSpec
 from openintern.compute.metrics import format_summary, summarise
 from openintern.events import ExperimentUpdate
 from openintern.research.ledger import ExperimentRecord, Ledger, LedgerError
@@ -24,7 +25,12 @@ from openintern.research.runner import launch, sync
 from openintern.research.snapshot import take_snapshot
 from openintern.research.stats import format_ranking, group_by_config, rank
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
-from openintern.tools.jobs import get_backend
+from openintern.tools.jobs import (
+    HardwareFields,
+    get_backend,
+    paid_launch_cost_usd,
+    paid_launch_reason,
+)
 
 _MAX_SWEEP_RUNS = 200
 
@@ -57,7 +63,14 @@ async def _sync_running(ctx: ToolContext, ledger: Ledger, exps: list[ExperimentR
     return out
 
 
-class ExperimentParams(BaseModel):
+def _estimate_spec(timeout_s: float | None, gpus: int, fields: HardwareFields,
+                   ctx: ToolContext) -> JobSpec:
+    """A spec with what a cost estimate depends on (hardware and time limit)."""
+    return JobSpec(command="", workdir=ctx.workspace, timeout_s=timeout_s, gpus=gpus,
+                   **fields.hardware())
+
+
+class ExperimentParams(HardwareFields):
     """Arguments of the experiment tool."""
 
     operation: Literal["declare", "run", "status", "compare", "conclude"] = Field(
@@ -77,7 +90,8 @@ class ExperimentParams(BaseModel):
                                                "(default: from the metric's name).")
     workdir: str = Field(".", description="run: directory inside the workspace.")
     backend: str | None = Field(None, description="run: local, ray or hf.")
-    timeout_s: float | None = Field(None, gt=0, description="run: kill after this many s.")
+    timeout_s: float | None = Field(None, gt=0, description="run: kill after this many s "
+                                    "(hf: the cost estimate assumes this long; default 1 h).")
     gpus: int = Field(0, ge=0, le=64, description="run: GPUs needed.")
     experiment_ids: list[str] | None = Field(None, description="compare: these experiments "
                                              "(default: the whole session).")
@@ -98,10 +112,25 @@ class Experiment(Tool[ExperimentParams]):
     `compare` (per configuration: mean ± 95% CI over seeds and Welch's t-test p-value vs
     baseline_id; single-seed results are flagged, never ranked above repeated ones) →
     `conclude` (conclusion; best=true marks the winner). Run several seeds per config
-    (or use the sweep tool) before claiming an improvement.
+    (or use the sweep tool) before claiming an improvement. backend=hf runs on Hugging Face
+    hardware (`flavor`, `pip`, `image`, `secrets` by name) and needs the user's approval.
     """
 
     name = "experiment"
+
+    def approval_reason(self, params: ExperimentParams, ctx: ToolContext) -> str | None:
+        """Running on paid hardware needs approval; declaring or reading does not."""
+        if params.operation != "run" or not (params.experiment_id or params.command):
+            return None  # nothing would be launched
+        return paid_launch_reason(ctx, params.backend, params.flavor, 1)
+
+    async def cost_estimate_usd(self, params: ExperimentParams, ctx: ToolContext
+                                ) -> float | None:
+        """The run's cost if it lasts its whole time limit (paid backends only)."""
+        if self.approval_reason(params, ctx) is None:
+            return None
+        spec = _estimate_spec(params.timeout_s, params.gpus, params, ctx)
+        return await paid_launch_cost_usd(ctx, params.backend, spec, 1)
 
     async def run(self, params: ExperimentParams, ctx: ToolContext) -> ToolResult:
         """Dispatch the operation."""
@@ -137,7 +166,7 @@ class Experiment(Tool[ExperimentParams]):
         try:
             backend = get_backend(ctx, p.backend)
             exp = await launch(ledger, exp.id, backend, ctx.workspace, timeout_s=p.timeout_s,
-                               gpus=p.gpus)
+                               gpus=p.gpus, **p.hardware())
         except (ToolError, LedgerError, JobBackendError) as exc:
             # The record stays in the ledger (declared): say so, and how to retry it.
             kept = ledger.get(exp.id)
@@ -213,7 +242,7 @@ def ledger_lower(metric: str) -> bool:
     return lower_is_better(metric)
 
 
-class SweepParams(BaseModel):
+class SweepParams(HardwareFields):
     """Arguments of the sweep tool."""
 
     name: str = Field(description="Name of the sweep.")
@@ -231,7 +260,9 @@ class SweepParams(BaseModel):
     data_paths: list[str] = Field(default_factory=list)
     workdir: str = "."
     backend: str | None = None
-    timeout_s: float | None = Field(None, gt=0, description="Per-run time limit.")
+    timeout_s: float | None = Field(None, gt=0, description="Per-run time limit in seconds "
+                                    "(hf: the cost estimate assumes each run lasts this "
+                                    "long; default 1 h).")
     gpus: int = Field(0, ge=0, le=64, description="GPUs per run.")
 
 
@@ -240,25 +271,34 @@ class Sweep(Tool[SweepParams]):
     (the backend queues what does not fit). Each run is a ledger experiment; the command
     is a template ({lr}, {seed}; also env OPENINTERN_SEED and OPENINTERN_PARAMS). Returns
     the sweep id and experiment ids; then use jobs wait on the job ids and
-    `experiment compare sweep_id=…` for mean ± CI per configuration.
+    `experiment compare sweep_id=…` for mean ± CI per configuration. On backend=hf
+    (Hugging Face hardware, `flavor`) every run costs money: the user approves the total.
     """
 
     name = "sweep"
 
+    def approval_reason(self, params: SweepParams, ctx: ToolContext) -> str | None:
+        """A sweep on paid hardware needs one approval for all its runs."""
+        try:
+            total = len(_configurations(params)) * params.seeds
+        except ToolError:
+            return None  # run refuses it before launching anything
+        return paid_launch_reason(ctx, params.backend, params.flavor, total)
+
+    async def cost_estimate_usd(self, params: SweepParams, ctx: ToolContext
+                                ) -> float | None:
+        """Every run's cost at its time limit, summed (paid backends only)."""
+        if self.approval_reason(params, ctx) is None:
+            return None
+        total = len(_configurations(params)) * params.seeds
+        spec = _estimate_spec(params.timeout_s, params.gpus, params, ctx)
+        return await paid_launch_cost_usd(ctx, params.backend, spec, total)
+
     async def run(self, params: SweepParams, ctx: ToolContext) -> ToolResult:
         """Expand the space, declare and launch every run."""
         ledger = _ledger(ctx)
-        if not params.space or any(not v for v in params.space.values()):
-            raise ToolError("space needs at least one value for every parameter")
-        names = sorted(params.space)
-        grid = [dict(zip(names, combo, strict=True))
-                for combo in itertools.product(*(params.space[n] for n in names))]
-        if params.strategy == "random" and params.n_configs < len(grid):
-            grid = random.Random(0).sample(grid, params.n_configs)
+        grid = _configurations(params)
         total = len(grid) * params.seeds
-        if total > _MAX_SWEEP_RUNS:
-            raise ToolError(f"the sweep would start {total} runs (max {_MAX_SWEEP_RUNS}); "
-                            "use strategy=random with fewer n_configs or fewer seeds")
         backend = get_backend(ctx, params.backend)
         snapshot = await asyncio.to_thread(take_snapshot, ctx.workspace)
         sweep_id = uuid.uuid4().hex[:10]
@@ -277,7 +317,7 @@ class Sweep(Tool[SweepParams]):
                     )
                     exp = await launch(ledger, exp.id, backend, Path(ctx.workspace),
                                        timeout_s=params.timeout_s, gpus=params.gpus,
-                                       snapshot=snapshot)
+                                       snapshot=snapshot, **params.hardware())
                     ids.append(exp.id)
                     jobs.append(exp.job_id or "")
                     _emit(ctx, exp)
@@ -289,3 +329,20 @@ class Sweep(Tool[SweepParams]):
             f"{', '.join(jobs)}\nCompare with experiment operation=compare "
             f"sweep_id={sweep_id}.",
             data={"sweep_id": sweep_id, "experiment_ids": ids, "job_ids": jobs})
+
+
+def _configurations(params: SweepParams) -> list[dict[str, Any]]:
+    """The sweep's configurations (grid, or a fixed random sample of it); ToolError when
+    the space is empty or the sweep would start more than the maximum number of runs."""
+    if not params.space or any(not v for v in params.space.values()):
+        raise ToolError("space needs at least one value for every parameter")
+    names = sorted(params.space)
+    grid = [dict(zip(names, combo, strict=True))
+            for combo in itertools.product(*(params.space[n] for n in names))]
+    if params.strategy == "random" and params.n_configs < len(grid):
+        grid = random.Random(0).sample(grid, params.n_configs)
+    total = len(grid) * params.seeds
+    if total > _MAX_SWEEP_RUNS:
+        raise ToolError(f"the sweep would start {total} runs (max {_MAX_SWEEP_RUNS}); "
+                        "use strategy=random with fewer n_configs or fewer seeds")
+    return grid

@@ -3,6 +3,10 @@
 Uses ``ctx.services["backends"]`` (dict name -> JobBackend, filled on demand from the
 backend registry) and, when present, ``ctx.services["ledger"]`` so that jobs that run
 experiments get their metrics ingested and alert rules applied while the agent waits.
+
+Launching on a paid backend (Hugging Face Jobs) needs the user's approval, shown with the
+backend's own cost estimate; :class:`HardwareFields`, :func:`paid_launch_reason` and
+:func:`paid_launch_cost_usd` are shared with the experiment and sweep tools.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ import inspect
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from openintern.compute.alerts import Alert, check_alerts
 from openintern.compute.base import JobBackend, JobBackendError, JobSpec, JobStatus
+from openintern.compute.hf_jobs import DEFAULT_FLAVOR
+from openintern.compute.hf_pricing import DOCS_HOURLY_USD
 from openintern.compute.metrics import format_summary, parse_lines, summarise
 from openintern.compute.registry import backend_from_services
 from openintern.events import JobUpdate
@@ -28,6 +34,10 @@ if TYPE_CHECKING:
     from openintern.research.ledger import Ledger
 
 _POLL_S = 0.5
+#: Backends that bill per use: launching a job on one needs the user's approval.
+PAID_BACKENDS: frozenset[str] = frozenset({"hf"})
+_BACKEND_TITLES = {"hf": "Hugging Face Job"}
+SecretName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
 
 
 def get_backend(ctx: ToolContext, name: str | None) -> JobBackend:
@@ -81,7 +91,71 @@ async def _logs(backend: JobBackend, job_id: str, tail: int, grep: str | None) -
     return "\n".join(lines[-tail:] if tail else [])
 
 
-class JobsParams(BaseModel):
+class HardwareFields(BaseModel):
+    """Where and with what a job runs (shared by jobs submit, experiment run and sweep)."""
+
+    flavor: str | None = Field(
+        None, max_length=64,
+        description="hf backend: hardware flavor, billed per minute. cpu-basic (default, "
+                    "cheapest), cpu-upgrade, t4-small, t4-medium, l4x1, a10g-small, "
+                    "a10g-large, a100-large, h200, ... Pick the smallest that fits; "
+                    "required when gpus > 0. Ignored by local.")
+    image: str | None = Field(
+        None, max_length=300,
+        description="hf backend: container image to run in (default python:3.12).")
+    secrets: list[SecretName] = Field(
+        default_factory=list, max_length=20,
+        description="NAMES of secrets the job needs, e.g. [\"WANDB_API_KEY\"]. The backend "
+                    "passes them as encrypted job secrets, taking the values from the "
+                    "agent's environment. Never write a secret value anywhere.")
+    pip: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=50,
+        description="Python requirements the job pip-installs before the command "
+                    "(e.g. [\"scikit-learn==1.5.2\"]); remote backends.")
+
+    def hardware(self) -> dict[str, Any]:
+        """These fields as JobSpec keyword arguments."""
+        return {"flavor": self.flavor, "image": self.image, "secrets": list(self.secrets),
+                "pip": list(self.pip)}
+
+
+def paid_launch_reason(ctx: ToolContext, backend: str | None, flavor: str | None,
+                       count: int) -> str | None:
+    """Why launching ``count`` jobs needs approval (None on a free backend)."""
+    chosen = backend or ctx.settings.job_backend
+    if chosen not in PAID_BACKENDS or count <= 0:
+        return None
+    pooled = (ctx.services.get("backends") or {}).get(chosen)
+    shown = flavor or str(getattr(pooled, "default_flavor", DEFAULT_FLAVOR))
+    title = _BACKEND_TITLES.get(chosen, f"{chosen} job")
+    reason = f"launching {count} {title}{'' if count == 1 else 's'} on {shown} costs money"
+    # The live price list is only reachable asynchronously (in paid_launch_cost_usd), so
+    # the text can only rule out a known price against the documented table.
+    if shown not in DOCS_HOURLY_USD:
+        reason += (f"; {shown} is not in the documented price list, so the cost is unknown "
+                   "unless the service's live price list has it")
+    return reason
+
+
+async def paid_launch_cost_usd(ctx: ToolContext, backend: str | None, spec: JobSpec,
+                               count: int) -> float | None:
+    """Dollars ``count`` jobs like ``spec`` cost if each runs to its time limit, from the
+    backend's own estimate; None on a free backend or for an unpriced flavor. A spec the
+    backend would refuse (e.g. GPUs without a flavor) raises ToolError before approval."""
+    chosen = backend or ctx.settings.job_backend
+    if chosen not in PAID_BACKENDS or count <= 0:
+        return None
+    estimate = getattr(get_backend(ctx, chosen), "estimate_cost_usd", None)
+    if not callable(estimate):
+        return None
+    try:
+        one: float | None = await estimate(spec)
+    except JobBackendError as exc:
+        raise ToolError(str(exc)) from None
+    return None if one is None else round(one * count, 4)
+
+
+class JobsParams(HardwareFields):
     """Arguments of the jobs tool."""
 
     operation: Literal["submit", "status", "logs", "metrics", "cancel", "list", "wait"] = Field(
@@ -90,7 +164,9 @@ class JobsParams(BaseModel):
     command: str | None = Field(None, description="submit: bash command to run detached.")
     name: str = Field("", description="submit: a short name for the job.")
     workdir: str = Field(".", description="submit: directory inside the workspace.")
-    timeout_s: float | None = Field(None, gt=0, description="submit: kill the job after this.")
+    timeout_s: float | None = Field(None, gt=0, description="submit: kill the job after this "
+                                    "many seconds (hf: the cost estimate assumes the job "
+                                    "runs this long; default 1 h).")
     gpus: int = Field(0, ge=0, le=64, description="submit: GPUs the job needs.")
     env: dict[str, str] = Field(default_factory=dict,
                                 description="submit: extra environment (no secrets).")
@@ -115,16 +191,31 @@ class Jobs(Tool[JobsParams]):
     - wait: block until one of job_ids finishes, an alert fires (NaN or diverging loss
       stops a job early), or wait_timeout_s passes — then check again or do other work.
     For experiments you want to compare later, prefer the `experiment` and `sweep` tools.
+    backend=hf runs on Hugging Face hardware (choose `flavor`; `pip`, `image`, `secrets` by
+    name): it costs money, so the user is asked to approve it with a cost estimate.
     """
 
     name = "jobs"
 
     def approval_reason(self, params: JobsParams, ctx: ToolContext) -> str | None:
-        """Remote paid hardware needs approval; local jobs do not."""
-        chosen = params.backend or ctx.settings.job_backend
-        if params.operation == "submit" and chosen == "hf":
-            return "submitting a Hugging Face Job costs money"
-        return None
+        """Submitting to paid hardware needs approval; local jobs do not."""
+        if params.operation != "submit" or not params.command:
+            return None  # nothing would be launched
+        return paid_launch_reason(ctx, params.backend, params.flavor, 1)
+
+    async def cost_estimate_usd(self, params: JobsParams, ctx: ToolContext) -> float | None:
+        """The submitted job's cost if it runs to its time limit (paid backends only)."""
+        if self.approval_reason(params, ctx) is None:
+            return None
+        return await paid_launch_cost_usd(ctx, params.backend, self._spec(params, ctx), 1)
+
+    @staticmethod
+    def _spec(p: JobsParams, ctx: ToolContext) -> JobSpec:
+        if not p.command:
+            raise ToolError("submit needs a command")
+        return JobSpec(command=p.command, workdir=Path(ctx.resolve_path(p.workdir)),
+                       name=p.name, env=dict(p.env), timeout_s=p.timeout_s, gpus=p.gpus,
+                       **p.hardware())
 
     async def run(self, params: JobsParams, ctx: ToolContext) -> ToolResult:
         """Dispatch the operation."""
@@ -150,11 +241,7 @@ class Jobs(Tool[JobsParams]):
             raise ToolError(str(exc)) from None
 
     async def _submit(self, p: JobsParams, ctx: ToolContext, backend: JobBackend) -> ToolResult:
-        if not p.command:
-            raise ToolError("submit needs a command")
-        workdir = ctx.resolve_path(p.workdir)
-        spec = JobSpec(command=p.command, workdir=Path(workdir), name=p.name, env=dict(p.env),
-                       timeout_s=p.timeout_s, gpus=p.gpus)
+        spec = self._spec(p, ctx)
         job_id = await backend.submit(spec)
         status = await backend.status(job_id)
         ctx.emit(JobUpdate(job_id=job_id, backend=backend.name, status=status.state,

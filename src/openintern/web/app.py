@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import math
 import webbrowser
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Header, HTTPException, Request
@@ -15,8 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from openintern.agent.session import open_store
 from openintern.config import Settings
-from openintern.store import Store, StoreError
+from openintern.store import Store
+from openintern.web.access import can_see, current_user, visible_experiments, visible_sessions
 from openintern.web.auth import TokenAuth, resolve_token
+from openintern.web.experiment_pages import experiment_or_404, mount_experiment_pages
 from openintern.web.runner import NewSession, RunnerError, SessionHub
 from openintern.web.sse import parse_after, session_events
 
@@ -75,11 +77,12 @@ def _session_summary(hub: SessionHub, session_id: str) -> dict[str, Any]:
     }
 
 
-def _known(hub: SessionHub, session_id: str) -> None:
-    try:
-        hub.store.get_session(session_id)
-    except StoreError:
-        raise HTTPException(404, f"no session {session_id!r}") from None
+def _known(request: Request, session_id: str) -> SessionHub:
+    """The hub, after checking the session exists and this user may see it (404 both
+    ways, so another user's ids cannot be probed)."""
+    if not can_see(request, session_id):
+        raise HTTPException(404, f"no session {session_id!r}")
+    return _hub(request)
 
 
 def _finite(value: float) -> float | None:
@@ -95,22 +98,21 @@ api = APIRouter(prefix="/api")
 async def list_sessions(request: Request, limit: int = 50) -> list[dict[str, Any]]:
     """Sessions, newest first."""
     hub = _hub(request)
-    return [_session_summary(hub, s.id) for s in hub.store.list_sessions(max(1, min(limit, 500)))]
+    return [_session_summary(hub, s.id) for s in visible_sessions(request, max(1, min(limit, 500)))]
 
 
 @api.post("/sessions", status_code=201)
 async def create_session(request: Request, body: NewSessionBody) -> dict[str, Any]:
     """Start a session; its first turn runs in the server."""
     hub = _hub(request)
-    runner = hub.start(NewSession(**body.model_dump()))
+    runner = hub.start(NewSession(**body.model_dump(), owner=current_user(request)))
     return _session_summary(hub, runner.session.info.id)
 
 
 @api.get("/sessions/{session_id}")
 async def get_session(request: Request, session_id: str) -> dict[str, Any]:
     """A session with its plan, notes, messages and pending approvals."""
-    hub = _hub(request)
-    _known(hub, session_id)
+    hub = _known(request, session_id)
     store = hub.store
     runner = hub.runners.get(session_id)
     pending = runner.approver.pending() if runner and runner.approver else []
@@ -132,16 +134,14 @@ async def get_session(request: Request, session_id: str) -> dict[str, Any]:
 @api.post("/sessions/{session_id}/messages", status_code=202)
 async def send_message(request: Request, session_id: str, body: MessageBody) -> dict[str, str]:
     """Send a message; queued for after the turn when one is running."""
-    hub = _hub(request)
-    _known(hub, session_id)
+    hub = _known(request, session_id)
     return {"status": hub.runner(session_id).send(body.text)}
 
 
 @api.post("/sessions/{session_id}/interrupt")
 async def interrupt(request: Request, session_id: str) -> dict[str, bool]:
     """Interrupt the running turn."""
-    hub = _hub(request)
-    _known(hub, session_id)
+    hub = _known(request, session_id)
     runner = hub.runners.get(session_id)
     return {"interrupted": bool(runner and await runner.interrupt())}
 
@@ -149,8 +149,7 @@ async def interrupt(request: Request, session_id: str) -> dict[str, bool]:
 @api.post("/sessions/{session_id}/undo")
 async def undo(request: Request, session_id: str) -> dict[str, int]:
     """Undo the last user turn."""
-    hub = _hub(request)
-    _known(hub, session_id)
+    hub = _known(request, session_id)
     try:
         return {"removed": hub.runner(session_id).undo()}
     except RunnerError as exc:
@@ -162,8 +161,7 @@ async def resolve_approval(
     request: Request, session_id: str, request_id: str, body: ApprovalBody
 ) -> dict[str, bool]:
     """Approve or reject a pending action."""
-    hub = _hub(request)
-    _known(hub, session_id)
+    hub = _known(request, session_id)
     runner = hub.runners.get(session_id)
     if not (runner and runner.approver and runner.approver.resolve(request_id, body.approved)):
         raise HTTPException(404, f"no pending approval {request_id!r} in this session")
@@ -173,8 +171,7 @@ async def resolve_approval(
 @api.post("/sessions/{session_id}/budget")
 async def raise_budget(request: Request, session_id: str, body: BudgetBody) -> dict[str, float]:
     """Set the session's dollar cap."""
-    hub = _hub(request)
-    _known(hub, session_id)
+    hub = _known(request, session_id)
     hub.runner(session_id).raise_budget(body.budget_usd)
     return {"budget_usd": body.budget_usd}
 
@@ -185,8 +182,7 @@ async def events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """The session's events as SSE: replayed after Last-Event-ID / ``?after=``, then live."""
-    hub = _hub(request)
-    _known(hub, session_id)
+    hub = _known(request, session_id)
     try:
         start = parse_after(last_event_id, after)
     except ValueError as exc:
@@ -201,22 +197,16 @@ async def events(
 @api.get("/experiments")
 async def experiments(request: Request, session: str | None = None) -> list[dict[str, Any]]:
     """The ledger's experiments (of one session, or all)."""
-    hub = _hub(request)
-    from openintern.research.ledger import Ledger
-
-    return [dataclasses.asdict(e) for e in Ledger(hub.store).experiments(session)]
+    return [dataclasses.asdict(e) for e in visible_experiments(request, session)]
 
 
 @api.get("/experiments/{exp_id}/metrics")
 async def metrics(request: Request, exp_id: str, name: str | None = None) -> dict[str, Any]:
     """Metric series of an experiment, by metric name, for charts."""
-    from openintern.research.ledger import Ledger, LedgerError
+    from openintern.research.ledger import Ledger
 
+    exp_id = experiment_or_404(request, exp_id).id
     ledger = Ledger(_hub(request).store)
-    try:
-        ledger.get(exp_id)
-    except LedgerError:
-        raise HTTPException(404, f"no experiment {exp_id!r}") from None
     series: dict[str, list[dict[str, float | int | None]]] = {}
     for p in ledger.series(exp_id, name):
         series.setdefault(p.name, []).append({"step": p.step, "value": _finite(p.value)})
@@ -227,9 +217,10 @@ async def metrics(request: Request, exp_id: str, name: str | None = None) -> dic
 
 
 def create_app(settings: Settings, token: str, *, store: Store | None = None,
-               hub: SessionHub | None = None) -> FastAPI:
+               hub: SessionHub | None = None, users: Mapping[str, str] | None = None) -> FastAPI:
     """The web app guarded by ``token``; sessions share ``store`` (default: the
-    configured one)."""
+    configured one). ``users`` (token -> user name; default: a ``web_users`` setting if
+    there is one) adds tokens whose holders see only their own sessions."""
     from openintern.web.pages import mount_pages
 
     store = store or (hub.store if hub else open_store(settings))
@@ -244,8 +235,11 @@ def create_app(settings: Settings, token: str, *, store: Store | None = None,
     app.state.hub = hub
     app.include_router(api)
     mount_pages(app)
+    mount_experiment_pages(app)
 
-    app.add_middleware(TokenAuth, token=token)
+    if users is None:
+        users = getattr(settings, "web_users", None)
+    app.add_middleware(TokenAuth, token=token, users=users)
     return app
 
 

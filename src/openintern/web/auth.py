@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from collections.abc import Mapping
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, urlencode
 
@@ -71,17 +72,27 @@ def _presented_tokens(scope: Scope) -> tuple[str | None, str | None, str | None]
 class TokenAuth:
     """ASGI middleware refusing requests without the token."""
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, users: Mapping[str, str] | None = None) -> None:
+        """``token`` is the server's (sees everything); ``users`` maps more tokens to user
+        names, whose requests carry ``scope["state"]["user"]``."""
         self.app = app
         self.token = token
+        self.users = dict(users or {})
 
-    def _ok(self, presented: str | None) -> bool:
-        return presented is not None and secrets.compare_digest(
-            presented.encode(), self.token.encode()
-        )
+    def _match(self, presented: str | None) -> tuple[bool, str | None]:
+        """(accepted, user name) of a presented token; every known token is compared, in
+        constant time, so timing does not tell which one nearly matched."""
+        if presented is None:
+            return False, None
+        given = presented.encode()
+        found, user = False, None
+        for known, name in [(self.token, None), *self.users.items()]:
+            if secrets.compare_digest(given, known.encode()):
+                found, user = True, name
+        return found, user
 
-    def _cookie_header(self) -> tuple[bytes, bytes]:
-        value = f"{COOKIE_NAME}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+    def _cookie_header(self, token: str) -> tuple[bytes, bytes]:
+        value = f"{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/"
         return b"set-cookie", value.encode("latin-1")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,35 +101,44 @@ class TokenAuth:
             await self.app(scope, receive, send)
             return
         cookie, bearer, query = _presented_tokens(scope)
-        if self._ok(cookie) or self._ok(bearer):
-            await self.app(scope, receive, send)
-            return
+        for presented in (cookie, bearer):
+            ok, user = self._match(presented)
+            if ok:
+                await self.app(self._as_user(scope, user), receive, send)
+                return
         path: str = scope.get("path", "/")
         is_api = path.startswith("/api/")
-        if self._ok(query):
+        ok, user = self._match(query)
+        if ok and query is not None:
             if not is_api and scope.get("method") == "GET":
-                await self._redirect_without_token(scope, send)
+                await self._redirect_without_token(scope, send, query)
                 return
-            await self.app(scope, receive, self._with_cookie(send))
+            await self.app(self._as_user(scope, user), receive, self._with_cookie(send, query))
             return
         await self._refuse(send, is_api)
 
-    def _with_cookie(self, send: Send) -> Send:
+    @staticmethod
+    def _as_user(scope: Scope, user: str | None) -> Scope:
+        state = dict(scope.get("state") or {})
+        state["user"] = user
+        return {**scope, "state": state}
+
+    def _with_cookie(self, send: Send, token: str) -> Send:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", []),
-                                                  self._cookie_header()]}
+                                                  self._cookie_header(token)]}
             await send(message)
 
         return wrapped
 
-    async def _redirect_without_token(self, scope: Scope, send: Send) -> None:
+    async def _redirect_without_token(self, scope: Scope, send: Send, token: str) -> None:
         query = [(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"))
                  if k != "token"]
         location = scope.get("path", "/") + (f"?{urlencode(query)}" if query else "")
         await send({"type": "http.response.start", "status": 303,
                     "headers": [(b"location", location.encode("latin-1")),
-                                self._cookie_header(), (b"content-length", b"0")]})
+                                self._cookie_header(token), (b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
 
     async def _refuse(self, send: Send, is_api: bool) -> None:

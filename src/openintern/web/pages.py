@@ -1,54 +1,66 @@
 """Server-rendered pages (Jinja2 templates shipped in the package) and static files.
 
 Pages render what the store holds at load time; the session page then follows the
-session's SSE stream with a small script (static/session.js)."""
+session's SSE stream with a small script (static/session.js). A session's report is the
+same record read as a document: goal, plan, notes, experiments, conclusion."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
-from openintern.store import StoreError
-
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescapes .html
+from openintern.research.ledger import Ledger
+from openintern.store import SessionInfo
+from openintern.web.access import can_see, visible_sessions
+from openintern.web.lab import best_result, config_rows
+from openintern.web.report_text import conclusion, link_numbers
+from openintern.web.templating import HERE, templates
 
 MODEL_SUGGESTIONS = ["openai/gpt-5", "anthropic/claude-sonnet-4-5", "ollama/qwen3",
                      "hosted_vllm/your-model"]
 
 
+def _session_or_404(request: Request, session_id: str) -> SessionInfo:
+    if not can_see(request, session_id):
+        raise HTTPException(404, f"no session {session_id!r}")
+    info: SessionInfo = request.app.state.hub.store.get_session(session_id)
+    return info
+
+
 def mount_pages(app: FastAPI) -> None:
-    """Add the HTML pages and /static to ``app``."""
+    """Add the session pages and /static to ``app``."""
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index(request: Request) -> HTMLResponse:
         hub = request.app.state.hub
         settings = hub.settings
+        ledger = Ledger(hub.store)
+        sessions = visible_sessions(request, 100)
+        best = {s.id: best_result(ledger.experiments(s.id)) for s in sessions}
         return templates.TemplateResponse(request, "index.html", {
-            "sessions": hub.store.list_sessions(100), "settings": settings,
+            "sessions": sessions, "best": best, "settings": settings,
             "models": [settings.model, *MODEL_SUGGESTIONS],
         })
 
     @app.get("/sessions/{session_id}", response_class=HTMLResponse, include_in_schema=False)
     async def session_page(request: Request, session_id: str) -> HTMLResponse:
-        hub = request.app.state.hub
-        try:
-            info = hub.store.get_session(session_id)
-        except StoreError:
-            raise HTTPException(404, f"no session {session_id!r}") from None
+        info = _session_or_404(request, session_id)
         budget = info.config.get("budget_usd")
         return templates.TemplateResponse(request, "session.html",
                                           {"info": info, "budget": budget})
 
-    @app.get("/experiments", response_class=HTMLResponse, include_in_schema=False)
-    async def experiments_page(request: Request, session: str | None = None) -> HTMLResponse:
-        from openintern.research.ledger import Ledger
-
-        rows = Ledger(request.app.state.hub.store).experiments(session)
-        return templates.TemplateResponse(request, "experiments.html",
-                                          {"experiments": rows, "session": session})
+    @app.get("/sessions/{session_id}/report", response_class=HTMLResponse,
+             include_in_schema=False)
+    async def report_page(request: Request, session_id: str) -> HTMLResponse:
+        info = _session_or_404(request, session_id)
+        store = request.app.state.hub.store
+        records = Ledger(store).experiments(session_id)
+        text = conclusion(store.load_messages(session_id))
+        return templates.TemplateResponse(request, "report.html", {
+            "info": info, "plan": store.get_plan(session_id),
+            "notes": store.list_notes(session_id), "experiments": records,
+            "configs": config_rows(records), "best": best_result(records),
+            "conclusion": link_numbers(text, records),
+        })

@@ -14,7 +14,6 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from openintern.agent.guards import AutoApprover
@@ -135,6 +134,7 @@ class NewSession:
     budget_usd: float | None = None
     sandbox: Literal["bwrap", "none"] | None = None
     job_backend: Literal["local", "ray", "hf"] | None = None
+    owner: str | None = None  # the user who started it, when users are configured
 
 
 class SessionHub:
@@ -219,16 +219,13 @@ class SessionHub:
             update["job_backend"] = new.job_backend
         settings = self.settings.model_copy(update=update)
         options, approver = self._options(settings)
-        workspace = settings.workspace.resolve()
-        workspace.mkdir(parents=True, exist_ok=True)
-        info = self.store.create_session(
-            task=new.goal, model=settings.model, workspace=str(workspace), headless=False,
-            config={"sandbox": settings.sandbox, "network": settings.sandbox_network,
-                    "api_base": settings.api_base, "job_backend": settings.job_backend,
-                    "budget_usd": new.budget_usd},
-        )
-        session = ResearchSession(settings, self.store, info, options=options,
-                                  llm=self._llm(settings), tools=self._tools())
+        session = ResearchSession.create(settings, new.goal, store=self.store, options=options,
+                                         llm=self._llm(settings), tools=self._tools())
+        # What the CLI does not record: the web form's backend and cap, and the owner.
+        self.store.update_session(session.info.id, config={
+            **session.info.config, "job_backend": settings.job_backend,
+            "budget_usd": new.budget_usd, "owner": new.owner})
+        session.info = self.store.get_session(session.info.id)
         runner = self._attach(session, approver)
         runner.send(new.goal)
         return runner
@@ -242,14 +239,14 @@ class SessionHub:
         budget = info.config.get("budget_usd")
         if budget is not None:
             settings = settings.model_copy(update={"max_cost_usd": float(budget)})
-        # As ResearchSession.open: the recorded workspace, model and model server.
-        update: dict[str, object] = {"workspace": Path(info.workspace), "model": info.model}
+        # The recorded model and model server, even when the server's settings name one.
+        update: dict[str, object] = {"model": info.model}
         if info.config.get("api_base") and not settings.api_base:
             update["api_base"] = info.config["api_base"]
         settings = settings.model_copy(update=update)
         options, approver = self._options(settings)
-        session = ResearchSession(settings, self.store, info, options=options,
-                                  llm=self._llm(settings), tools=self._tools())
+        session = ResearchSession.open(settings, session_id, store=self.store, options=options,
+                                       llm=self._llm(settings), tools=self._tools())
         return self._attach(session, approver)
 
     async def shutdown(self) -> None:

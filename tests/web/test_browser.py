@@ -1,0 +1,214 @@
+"""The web app in a real headless Chromium (Debian ``chromium`` driven by Playwright):
+start a session from the form, watch it stream, approve, interrupt, reload without a gap,
+and see an experiment's metrics drawn as a chart. Screenshots go to
+``<test output>/web/``."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import TOKEN, LiveServer, call
+from openintern.compute.metrics import MetricPoint
+from openintern.llm.script import Script
+from openintern.llm.scripted import ScriptedServer
+from openintern.research.ledger import Ledger
+
+CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+    pytest.skip(f"{CHROMIUM} missing (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api",
+                               reason="playwright missing (pip install playwright)")
+
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+WAIT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors in the page: {errors}"
+
+
+@pytest.fixture
+def shots(test_output_dir: Path) -> Path:
+    out = test_output_dir / "web"
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def drawn_seqs(page: Any, selector: str) -> list[int]:
+    """The store seqs of the nodes the page drew for ``selector``."""
+    raw: list[str] = page.eval_on_selector_all(selector, "ns => ns.map(n => n.dataset.seq)")
+    return [int(s) for s in raw]
+
+
+def stored_seqs(server: LiveServer, sid: str, types: set[str]) -> list[int]:
+    """The seqs of a session's stored events of ``types``."""
+    return [e.seq for e in server.hub.store.events_after(sid, 0)
+            if e.type in types and e.seq is not None]
+
+
+def test_session_from_form_streams_approves_reloads_and_interrupts(
+        live_server_factory: Callable[[str], LiveServer], page: Any, shots: Path) -> None:
+    script = Script.from_steps([
+        {"text": "Let me plan this carefully before touching anything.",
+         "tool_calls": [call("plan", items=[{"text": "write notes", "status": "in_progress"},
+                                            {"text": "train", "status": "pending"}])]},
+        {"text": "Writing a file.", "tool_calls": [call("write_file", path="a.txt",
+                                                        content="hello")]},
+        {"text": "This one costs money.", "tool_calls": [call("costly_action", what="train")]},
+        {"text": "Trained. The answer is 42.", "delay_s": 0.3},
+        # The second turn (a message from the form) waits on an approval; we interrupt it.
+        {"text": "Another costly step.", "tool_calls": [call("costly_action", what="again")]},
+    ])
+    with ScriptedServer(script) as model:
+        server = live_server_factory(model.base_url)
+        page.goto(f"{server.url}/?token={TOKEN}")
+        assert "token" not in page.url  # the token moved into a cookie
+        page.fill("#goal", "Find the answer to everything")
+        page.fill("#budget", "3")
+        page.click("#new-session button[type=submit]")
+        page.wait_for_url("**/sessions/*")
+        sid = page.url.rsplit("/", 1)[1]
+
+        # Streamed text and tool cards appear; the turn stops at the approval.
+        approval = page.locator("#approvals .approval")
+        approval.wait_for()
+        assert "costly_action" in approval.inner_text()
+        assert '"what": "train"' in approval.inner_text()
+        page.wait_for_selector("details.tool.ok[data-call]")
+        texts = page.locator("#log .msg.assistant").all_inner_texts()
+        assert "Let me plan this carefully before touching anything." in texts
+        assert [c.split()[0] for c in page.locator("#log details.tool summary")
+                .all_inner_texts()] == ["plan", "write_file", "costly_action"]
+        assert page.locator("#plan li").count() == 2
+        page.screenshot(path=str(shots / "session-approval.png"), full_page=True)
+
+        # Reload while the turn waits: everything stored is drawn once, nothing missing.
+        page.reload()
+        approval.wait_for()
+        page.wait_for_function(
+            "n => Number(document.querySelector('[data-session]').dataset.lastSeq) >= n",
+            arg=max(stored_seqs(server, sid, {"approval_requested"})))
+        assert drawn_seqs(page, "#log details.tool") == stored_seqs(
+            server, sid, {"tool_call_started"})
+        assert drawn_seqs(page, "#log .msg") == stored_seqs(
+            server, sid, {"user_message", "assistant_message"})
+
+        # Approve: the card finishes and the turn ends with the final text.
+        approval.get_by_role("button", name="Approve").click()
+        page.locator("#log .msg.assistant", has_text="The answer is 42.").wait_for()
+        page.wait_for_function("document.getElementById('status').textContent === 'idle'")
+        assert approval.count() == 0
+        assert page.locator("details.tool.ok").count() == 3
+        assert (server.hub.store.get_session(sid).config["budget_usd"]) == 3
+
+        # A message from the form starts a turn that waits again; interrupt it.
+        page.fill("#message", "one more time")
+        page.click("#message-form button[type=submit]")
+        approval.wait_for()
+        page.click("#interrupt")
+        page.locator(".turn-end", has_text="interrupted").wait_for()
+        assert page.inner_text("#status") == "interrupted"
+        assert approval.count() == 0  # the unanswered request went with the turn
+        assert "interrupted" in page.locator("details.tool").last.inner_text()
+        assert server.hub.store.get_session(sid).status == "interrupted"
+        page.screenshot(path=str(shots / "session.png"), full_page=True)
+
+        # Reload after the fact: the page is the store, drawn once.
+        page.reload()
+        page.locator(".turn-end", has_text="interrupted").wait_for()
+        assert drawn_seqs(page, "#log details.tool") == stored_seqs(
+            server, sid, {"tool_call_started"})
+        assert drawn_seqs(page, "#log .msg, #log .turn-end") == stored_seqs(
+            server, sid, {"user_message", "assistant_message", "turn_complete", "error"})
+
+        page.goto(f"{server.url}/")
+        page.locator(f"a[href='/sessions/{sid}']").wait_for()
+        page.screenshot(path=str(shots / "sessions.png"), full_page=True)
+
+
+def test_experiments_view_draws_real_metrics(
+        live_server_factory: Callable[[str], LiveServer], page: Any, shots: Path) -> None:
+    server = live_server_factory("http://127.0.0.1:9")
+    store = server.hub.store
+    info = store.create_session(task="tune the learning rate", model="openai/scripted",
+                                workspace=str(server.hub.settings.workspace), headless=False,
+                                config={})
+    ledger = Ledger(store)
+    now = time.time()
+    losses = {0.1: [2.3, 1.6, 1.1, 0.9, 0.8, 0.74], 0.01: [2.3, 2.0, 1.8, 1.65, 1.55]}
+    ids: dict[float, str] = {}
+    for lr, curve in losses.items():
+        exp = ledger.declare(session_id=info.id, name=f"lr-{lr}", command="python train.py",
+                             config={"lr": lr}, seed=0, primary_metric="loss",
+                             parent_id=ids.get(0.1))
+        ledger.add_points(exp.id, [MetricPoint(s, "loss", v, now + s)
+                                   for s, v in enumerate(curve)], {})
+        ledger.set_status(exp.id, "succeeded", started_at=now, ended_at=now + 10)
+        ids[lr] = exp.id
+
+    page.goto(f"{server.url}/experiments?token={TOKEN}")
+    row = page.locator("#experiments tbody tr", has_text="lr-0.1")
+    row.get_by_role("button", name="Show metrics").click()
+    polyline = page.locator("#chart svg polyline.series")
+    polyline.wait_for()
+    points = polyline.get_attribute("points")
+    assert points is not None
+    assert len(points.split()) == len(ledger.series(ids[0.1], "loss")) == 6
+    ys = [float(p.split(",")[1]) for p in points.split()]
+    assert ys == sorted(ys)  # loss falls, so the line goes down the screen (y grows)
+    page.screenshot(path=str(shots / "experiments.png"), full_page=True)
+
+    # Sorting by value puts the lower loss first, then reverses.
+    value = page.get_by_role("button", name="Value")
+    value.click()
+    names = page.locator("#experiments tbody tr td:nth-child(2) a").all_inner_texts()
+    assert names == ["lr-0.1", "lr-0.01"]
+    value.click()
+    assert page.locator("#experiments tbody tr td:nth-child(2) a").all_inner_texts() == [
+        "lr-0.01", "lr-0.1"]
+    assert page.locator("ul.tree ul a", has_text="lr-0.01").count() == 1  # child of lr-0.1
+
+    # Two runs side by side: both curves on one chart.
+    page.check(f"input.pick[value='{ids[0.1]}']")
+    page.check(f"input.pick[value='{ids[0.01]}']")
+    page.click("#compare")
+    page.wait_for_url("**/experiments/compare?*")
+    lines = page.locator("#chart svg polyline.series")
+    lines.first.wait_for()
+    counts = [len((lines.nth(i).get_attribute("points") or "").split()) for i in range(2)]
+    assert counts == [6, 5]
+    assert page.locator("tr.differs", has_text="config · lr").count() == 1
+    page.screenshot(path=str(shots / "compare.png"), full_page=True)
+
+    page.goto(f"{server.url}/experiments/{ids[0.01]}")
+    page.locator("#chart svg polyline.series").wait_for()
+    page.wait_for_function("!document.getElementById('logs').textContent.startsWith('Loading')")
+    assert "never submitted" in page.inner_text("#logs")
+    page.screenshot(path=str(shots / "experiment.png"), full_page=True)
+
+    page.goto(f"{server.url}/sessions/{info.id}/report")
+    assert page.locator(".best-result").inner_text().startswith("Best result: lr-0.1")
+    page.screenshot(path=str(shots / "report.png"), full_page=True)
