@@ -153,6 +153,10 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(8765, ge=1, le=65535)
     web_token: SecretStr | None = None
+    web_users: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Per-user access tokens (name -> token); each sees only their sessions.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -195,4 +199,5 @@ class Settings(BaseSettings):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value():
                 values.append(secret.get_secret_value())
+        values += [token.get_secret_value() for token in self.web_users.values()]
         return values

@@ -93,6 +93,7 @@ class ApprovalResolved(EventBase):
     request_id: str
     approved: bool
     by: str = "user"
+    edited_arguments: dict[str, Any] | None = None
 
 
 class PlanItem(BaseModel):

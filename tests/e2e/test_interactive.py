@@ -72,3 +72,46 @@ def test_interactive_session_slash_commands_and_ctrl_c(workspace: Path) -> None:
     assert [m.role for m in history] == ["user", "assistant", "tool", "assistant"]
     assert store().get_session(sid).model == "openai/other-model"
     assert [p.status for p in store().get_plan(sid)] == ["in_progress", "pending"]
+
+
+def test_interactive_approval_prompt_for_a_paid_job(workspace: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).parents[1] / "compute"))
+    from hf_fixture import HfJobsServer
+
+    submit = {"name": "jobs", "arguments": {
+        "operation": "submit", "backend": "hf", "flavor": "cpu-basic",
+        "command": "python -c 'print(1)'", "timeout_s": 600}}
+    script = Script.from_steps([
+        {"text": "Launching on HF.", "tool_calls": [submit]},
+        {"text": "Rejected; trying again.", "tool_calls": [submit]},
+        {"text": "Launched."},
+    ])
+    hf = HfJobsServer().start()
+    try:
+        with ScriptedServer(script) as server:
+            env = intern_env(server.base_url, OPENINTERN_AUTO_APPROVE="false",
+                             OPENINTERN_HF_ENDPOINT=hf.url,
+                             HF_TOKEN="hf_fixtureTokenAbcdefghijklmnop0123")
+            child = _spawn(env, workspace)
+            child.expect("type your research goal")
+            child.expect("›")
+            child.sendline("train on HF")
+            child.expect("approval needed")
+            child.expect(r"estimated \$")  # the flavor's price from the hardware list
+            child.expect(r"approve\? \[y/N\]")
+            child.sendline("n")
+            child.expect("approval needed")
+            child.expect(r"approve\? \[y/N\]")
+            child.sendline("y")
+            child.expect("Launched.")
+            child.expect("›")
+            child.sendline("/quit")
+            child.expect(pexpect.EOF)
+            child.close()
+    finally:
+        hf.stop()
+    creations = [r for r in hf.fixture.requests if r.method == "POST" and "/api/jobs/" in r.path]
+    assert len(creations) == 1  # only the approved launch reached the service
+    sid = store().list_sessions()[0].id
+    tools = [m.content for m in store().load_messages(sid) if m.role == "tool"]
+    assert "did not approve" in tools[0] and not tools[1].startswith("ERROR")

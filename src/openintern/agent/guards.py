@@ -252,11 +252,20 @@ def repair_history(history: list[Message]) -> list[Message]:
 # ----- approvals -----------------------------------------------------------------------------
 
 
+@dataclass
+class ApprovalDecision:
+    """An approval answer that may carry edited arguments (e.g. the user fixed a job's
+    script before launching it). The loop validates them against the tool's schema."""
+
+    approved: bool
+    arguments: dict[str, Any] | None = None
+
+
 class Approver(Protocol):
     """Decides whether a call that needs approval may run."""
 
-    async def approve(self, request: ApprovalRequested) -> bool:
-        """True to run the call."""
+    async def approve(self, request: ApprovalRequested) -> bool | ApprovalDecision:
+        """True (or an approved decision, possibly with edited arguments) to run it."""
         ...
 
 

@@ -12,8 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+
 from openintern.agent.context import ContextBuilder, ContextOverflowError, truncate_tool_output
 from openintern.agent.guards import (
+    ApprovalDecision,
     Approver,
     BudgetGuard,
     CheckedCall,
@@ -252,10 +255,16 @@ class ResearchLoop:
             self.bus.emit(GuardTriggered(guard="tool_call", detail=item.error or "invalid call"))
             return ToolResult.error(item.error or "invalid call"), time.perf_counter() - start
         try:
-            denial = await self._approval_denied(item)
+            denial, params, edited = await self._approve(item)
             if denial is not None:
                 return ToolResult.error(denial), time.perf_counter() - start
-            result = await item.tool.run(item.params, self.tool_ctx)
+            result = await item.tool.run(params, self.tool_ctx)
+            if edited:
+                # The model must know it was not its own call that ran.
+                result.text = (
+                    f"[the user edited the arguments before approving; ran with: "
+                    f"{params.model_dump_json()}]\n{result.text}"
+                )
         except ToolError as exc:
             result = ToolResult.error(str(exc))
         except asyncio.CancelledError:
@@ -266,12 +275,12 @@ class ResearchLoop:
             )
         return result, time.perf_counter() - start
 
-    async def _approval_denied(self, item: CheckedCall) -> str | None:
-        """None when the call may run; otherwise the text telling the model why not."""
+    async def _approve(self, item: CheckedCall) -> tuple[str | None, BaseModel, bool]:
+        """(denial text or None, the params to run with, whether the user edited them)."""
         assert item.tool is not None and item.params is not None
         reason = item.tool.approval_reason(item.params, self.tool_ctx)
         if reason is None:
-            return None
+            return None, item.params, False
         request = ApprovalRequested(
             request_id=item.call.id,
             name=item.call.name,
@@ -280,17 +289,33 @@ class ResearchLoop:
             cost_estimate_usd=await item.tool.cost_estimate_usd(item.params, self.tool_ctx),
         )
         self.bus.emit(request)
-        approved = await self.approver.approve(request)
+        answer = await self.approver.approve(request)
+        decision = answer if isinstance(answer, ApprovalDecision) else ApprovalDecision(answer)
+        params, edited = item.params, None
+        if decision.approved and decision.arguments is not None:
+            try:
+                params = item.tool.params.model_validate(decision.arguments)
+                edited = params.model_dump(mode="json")
+            except ValidationError as exc:
+                decision = ApprovalDecision(False)
+                self.bus.emit(ErrorEvent(message=f"edited arguments rejected: {exc}"))
         self.bus.emit(
             ApprovalResolved(
-                request_id=request.request_id, approved=approved, by=type(self.approver).__name__
+                request_id=request.request_id,
+                approved=decision.approved,
+                by=type(self.approver).__name__,
+                edited_arguments=edited,
             )
         )
-        if approved:
-            return None
+        if decision.approved:
+            return None, params, edited is not None and edited != request.arguments
         if isinstance(self.approver, DenyingApprover):
-            return self.approver.reason(request)
-        return "the user did not approve this action; choose another approach or ask the user"
+            return self.approver.reason(request), params, False
+        return (
+            ("the user did not approve this action; choose another approach or ask the user"),
+            params,
+            False,
+        )
 
     def _record_result(self, call: ToolCall, result: ToolResult, duration: float) -> None:
         spill = self.tool_ctx.workspace / ".openintern" / "spill" / f"{_safe(call.id)}.txt"

@@ -197,20 +197,20 @@ class Store:
         self, session_id: str, *, cost_usd: float, prompt_tokens: int, completion_tokens: int
     ) -> float:
         """Add one model call's usage to the session's totals; returns the new total cost."""
-        t = SessionRow.__table__
+        t = SessionRow
         # One Core UPDATE (no ORM load): this runs on every model call.
         with self.engine.begin() as conn:
             total = conn.execute(
                 update(t)
-                .where(t.c.id == session_id)
+                .where(t.id == session_id)
                 .values(
-                    total_cost_usd=t.c.total_cost_usd + cost_usd,
-                    prompt_tokens=t.c.prompt_tokens + prompt_tokens,
-                    completion_tokens=t.c.completion_tokens + completion_tokens,
-                    iterations=t.c.iterations + 1,
+                    total_cost_usd=t.total_cost_usd + cost_usd,
+                    prompt_tokens=t.prompt_tokens + prompt_tokens,
+                    completion_tokens=t.completion_tokens + completion_tokens,
+                    iterations=t.iterations + 1,
                     updated_at=time.time(),
                 )
-                .returning(t.c.total_cost_usd)
+                .returning(t.total_cost_usd)
             ).scalar()
         if total is None:
             raise StoreError(f"unknown session {session_id}")
@@ -230,7 +230,7 @@ class Store:
             "compacted": False, "deleted": False, "created_at": time.time(),
         }
         with self.engine.begin() as conn:
-            key = conn.execute(insert(MessageRow.__table__).values(**values)).inserted_primary_key
+            key = conn.execute(insert(MessageRow).values(**values)).inserted_primary_key
         message.id = int(key[0]) if key else None
         assert message.id is not None
         return message.id
@@ -353,7 +353,7 @@ class Store:
         # Core INSERT: events are the most frequent write of a session.
         with self.engine.begin() as conn:
             key = conn.execute(
-                insert(EventRow.__table__).values(
+                insert(EventRow).values(
                     session_id=event.session_id, type=kind, payload=payload, ts=event.ts)
             ).inserted_primary_key
         event.seq = int(key[0]) if key else None

@@ -219,8 +219,8 @@ async def metrics(request: Request, exp_id: str, name: str | None = None) -> dic
 def create_app(settings: Settings, token: str, *, store: Store | None = None,
                hub: SessionHub | None = None, users: Mapping[str, str] | None = None) -> FastAPI:
     """The web app guarded by ``token``; sessions share ``store`` (default: the
-    configured one). ``users`` (token -> user name; default: a ``web_users`` setting if
-    there is one) adds tokens whose holders see only their own sessions."""
+    configured one). ``users`` (token -> user name; default: the ``web_users`` setting,
+    which maps name -> token) adds tokens whose holders see only their own sessions."""
     from openintern.web.pages import mount_pages
 
     store = store or (hub.store if hub else open_store(settings))
@@ -237,8 +237,9 @@ def create_app(settings: Settings, token: str, *, store: Store | None = None,
     mount_pages(app)
     mount_experiment_pages(app)
 
-    if users is None:
-        users = getattr(settings, "web_users", None)
+    if users is None and settings.web_users:
+        # The setting maps user name -> token; the middleware wants token -> name.
+        users = {tok.get_secret_value(): name for name, tok in settings.web_users.items()}
     app.add_middleware(TokenAuth, token=token, users=users)
     return app
 

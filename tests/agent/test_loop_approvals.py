@@ -1,0 +1,82 @@
+"""Approvals through the real loop: approve, reject, approve with edited arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from openintern.agent.guards import ApprovalDecision
+from openintern.agent.session import ResearchSession, SessionOptions
+from openintern.config import Settings
+from openintern.events import ApprovalRequested, ApprovalResolved, EventBase
+from openintern.llm.script import Script
+from openintern.llm.scripted import ScriptedServer
+from openintern.tools.base import Tool, ToolContext, ToolRegistry, ToolResult
+
+
+class LaunchParams(BaseModel):
+    script: str = Field(description="The job script.")
+
+
+class Launch(Tool[LaunchParams]):
+    """Launch a (pretend) paid job running `script`."""
+
+    name = "launch"
+    needs_approval = True
+
+    async def run(self, params: LaunchParams, ctx: ToolContext) -> ToolResult:
+        (ctx.workspace / "launched.sh").write_text(params.script)
+        return ToolResult(f"launched: {params.script}")
+
+
+class Recording:
+    def __init__(self, answer: bool | ApprovalDecision) -> None:
+        self.answer = answer
+        self.requests: list[ApprovalRequested] = []
+
+    async def approve(self, request: ApprovalRequested) -> bool | ApprovalDecision:
+        self.requests.append(request)
+        return self.answer
+
+
+async def _run(tmp_path: Path, approver: Recording) -> tuple[list[str], list[EventBase], Path]:
+    script = Script.from_steps([
+        {"tool_calls": [{"name": "launch", "arguments": {"script": "python train.py --lr 10"}}]},
+        {"text": "ok"},
+    ])
+    events: list[EventBase] = []
+    with ScriptedServer(script) as server:
+        settings = Settings(model="openai/scripted", api_base=server.base_url, api_key="x",  # type: ignore[arg-type]
+                            workspace=tmp_path, sandbox="none")
+        session = ResearchSession.create(settings, "launch it", tools=ToolRegistry([Launch()]),
+                                         options=SessionOptions(headless=False,
+                                                                approver=approver))
+        session.bus.subscribe(events.append)
+        await session.run("launch it")
+        sent = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "tool"]
+    return sent, events, tmp_path / "launched.sh"
+
+
+async def test_rejected_action_does_not_run(tmp_path: Path) -> None:
+    approver = Recording(False)
+    sent, _, launched = await _run(tmp_path, approver)
+    assert len(approver.requests) == 1 and approver.requests[0].arguments == {
+        "script": "python train.py --lr 10"}
+    assert not launched.exists()
+    assert "did not approve" in sent[0]
+
+
+async def test_approved_with_edited_script_runs_the_edit(tmp_path: Path) -> None:
+    approver = Recording(ApprovalDecision(True, {"script": "python train.py --lr 0.1"}))
+    sent, events, launched = await _run(tmp_path, approver)
+    assert launched.read_text() == "python train.py --lr 0.1"
+    assert "edited the arguments" in sent[0] and "--lr 0.1" in sent[0]
+    [resolved] = [e for e in events if isinstance(e, ApprovalResolved)]
+    assert resolved.approved and resolved.edited_arguments == {"script": "python train.py --lr 0.1"}
+
+
+async def test_invalid_edit_is_a_rejection(tmp_path: Path) -> None:
+    approver = Recording(ApprovalDecision(True, {"scrpt": "typo"}))
+    sent, _, launched = await _run(tmp_path, approver)
+    assert not launched.exists() and "did not approve" in sent[0]
