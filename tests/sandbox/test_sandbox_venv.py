@@ -94,3 +94,12 @@ async def test_unsandboxed_pip_also_targets_the_venv(workspace: Path) -> None:
     assert install.exit_code == 0, install.output
     assert list(venv_dir(workspace).glob(f"lib/python*/site-packages/{PACKAGE}/__init__.py"))
     assert importlib.util.find_spec(PACKAGE) is None
+
+
+async def test_jobs_can_import_the_tracking_helper(offline_sandbox: BwrapSandbox) -> None:
+    """`from openintern import track` works inside the sandbox wherever openintern is
+    installed (an editable checkout under /tmp or $HOME is hidden otherwise)."""
+    result = await offline_sandbox.run(
+        "python -c 'from openintern import track; print(track.__name__)'", timeout_s=60)
+    assert result.exit_code == 0, result.output
+    assert "openintern.track" in result.output

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from openintern.agent.session import open_store
 from openintern.config import Settings
@@ -48,10 +48,32 @@ class CostlyAction(Tool[CostlyParams]):
         return ToolResult(text=f"did {params.what}")
 
 
+class SubmitRunParams(BaseModel):
+    command: str
+    hours: float = Field(1.0, gt=0)
+
+
+class SubmitRun(Tool[SubmitRunParams]):
+    """Submit a paid run of a command (test tool: needs approval and has a cost estimate;
+    records what it was asked to run)."""
+
+    name = "submit_run"
+    needs_approval = True
+    dollars_per_hour = 2.5
+
+    async def cost_estimate_usd(self, params: SubmitRunParams, ctx: ToolContext) -> float:
+        return params.hours * self.dollars_per_hour
+
+    async def run(self, params: SubmitRunParams, ctx: ToolContext) -> ToolResult:
+        (ctx.workspace / "submitted.txt").write_text(f"{params.command}\n{params.hours}")
+        return ToolResult(text=f"submitted {params.command!r} for {params.hours} h")
+
+
 def registry_with_costly_action() -> ToolRegistry:
-    """The default tools plus one that needs approval."""
+    """The default tools plus two that need approval."""
     registry = default_registry()
     registry.add(CostlyAction())
+    registry.add(SubmitRun())
     return registry
 
 

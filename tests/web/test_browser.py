@@ -1,16 +1,19 @@
 """The web app in a real headless Chromium (Debian ``chromium`` driven by Playwright):
 start a session from the form, watch it stream, approve, interrupt, reload without a gap,
-and see an experiment's metrics drawn as a chart. Screenshots go to
+edit a pending action's arguments before approving it, and see an experiment's metrics
+drawn as a chart. Screenshots go to
 ``<test output>/web/``."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from conftest import TOKEN, LiveServer, call
@@ -96,7 +99,7 @@ def test_session_from_form_streams_approves_reloads_and_interrupts(
         approval = page.locator("#approvals .approval")
         approval.wait_for()
         assert "costly_action" in approval.inner_text()
-        assert '"what": "train"' in approval.inner_text()
+        assert approval.get_by_label("what").input_value() == "train"
         page.wait_for_selector("details.tool.ok[data-call]")
         texts = page.locator("#log .msg.assistant").all_inner_texts()
         assert "Let me plan this carefully before touching anything." in texts
@@ -147,6 +150,59 @@ def test_session_from_form_streams_approves_reloads_and_interrupts(
         page.goto(f"{server.url}/")
         page.locator(f"a[href='/sessions/{sid}']").wait_for()
         page.screenshot(path=str(shots / "sessions.png"), full_page=True)
+
+
+def test_approval_card_edits_the_command_before_approving(
+        live_server_factory: Callable[[str], LiveServer], page: Any, shots: Path,
+        workspace: Path) -> None:
+    script = Script.from_steps([
+        {"text": "Launching the full run.",
+         "tool_calls": [call("submit_run", command="python train.py --epochs 100", hours=4)]},
+        {"text": "Submitted the run."},
+    ])
+    with ScriptedServer(script) as model:
+        server = live_server_factory(model.base_url)
+        created = httpx.post(f"{server.url}/api/sessions", json={"goal": "train once"},
+                             headers={"Authorization": f"Bearer {TOKEN}"})
+        sid = created.json()["id"]
+        page.goto(f"{server.url}/sessions/{sid}?token={TOKEN}")
+
+        approval = page.locator("#approvals .approval")
+        approval.wait_for()
+        assert "Estimated cost: $10.00" in approval.inner_text()  # 4 h at $2.50/h
+        command = approval.get_by_label("command")
+        other = approval.get_by_label("Other arguments (JSON)")
+        assert command.input_value() == "python train.py --epochs 100"
+        assert json.loads(other.input_value()) == {"hours": 4.0}
+        approve = approval.get_by_role("button", name="Approve")
+        assert approve.inner_text() == "Approve"
+
+        # Edit with the keyboard; broken JSON is caught in the page, a value the tool
+        # rejects by the server (422), and the action stays pending through both.
+        command.fill("python train.py --epochs 1")
+        assert approve.inner_text() == "Approve with edits"
+        other.fill("{")
+        other.press("Control+Enter")
+        approval.locator(".error", has_text="not valid JSON").wait_for()
+        other.fill('{"hours": -1}')
+        other.press("Control+Enter")
+        approval.locator(".error", has_text="hours").wait_for()
+        assert server.hub.runners[sid].approver is not None
+        assert len(server.hub.runners[sid].approver.pending()) == 1
+        other.fill('{"hours": 0.5}')
+        page.screenshot(path=str(shots / "session-approval-edit.png"), full_page=True)
+        other.press("Control+Enter")
+
+        page.wait_for_function("document.getElementById('status').textContent === 'idle'")
+        assert approval.count() == 0
+        tool = page.locator("#log details.tool.ok", has_text="submit_run")
+        tool.locator("summary").click()
+        result = tool.locator(".result").inner_text()
+        assert "submitted 'python train.py --epochs 1' for 0.5 h" in result
+        assert json.loads(tool.locator("pre.args.edited").inner_text()) == {
+            "command": "python train.py --epochs 1", "hours": 0.5}
+        assert (workspace / "submitted.txt").read_text() == "python train.py --epochs 1\n0.5"
+        page.screenshot(path=str(shots / "session-approval-edited.png"), full_page=True)
 
 
 def test_experiments_view_draws_real_metrics(

@@ -81,6 +81,9 @@ def interpreter_dirs() -> list[Path]:
     ]
     if site.ENABLE_USER_SITE:  # packages from `pip install --user` (code only)
         dirs.append(site.getusersitepackages())
+    # Our own package, for `from openintern import track` in jobs: an editable install
+    # (a checkout under /tmp or $HOME) is outside the interpreter's directories.
+    dirs.append(Path(__file__).resolve().parents[1])
     return _unique(dirs)
 
 

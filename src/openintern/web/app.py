@@ -19,7 +19,13 @@ from openintern.store import Store
 from openintern.web.access import can_see, current_user, visible_experiments, visible_sessions
 from openintern.web.auth import TokenAuth, resolve_token
 from openintern.web.experiment_pages import experiment_or_404, mount_experiment_pages
-from openintern.web.runner import NewSession, RunnerError, SessionHub
+from openintern.web.runner import (
+    ApprovalNotPending,
+    InvalidEditedArguments,
+    NewSession,
+    RunnerError,
+    SessionHub,
+)
 from openintern.web.sse import parse_after, session_events
 
 # --- request bodies ---------------------------------------------------------------------
@@ -46,9 +52,11 @@ class MessageBody(_Body):
 
 
 class ApprovalBody(_Body):
-    """POST /api/sessions/{id}/approvals/{request_id}."""
+    """POST /api/sessions/{id}/approvals/{request_id}. ``arguments``: the user's edit of
+    the pending call's arguments (a JSON object), sent with an approval."""
 
     approved: bool
+    arguments: dict[str, Any] | None = None
 
 
 class BudgetBody(_Body):
@@ -160,11 +168,18 @@ async def undo(request: Request, session_id: str) -> dict[str, int]:
 async def resolve_approval(
     request: Request, session_id: str, request_id: str, body: ApprovalBody
 ) -> dict[str, bool]:
-    """Approve or reject a pending action."""
+    """Approve (optionally with edited arguments) or reject a pending action. 404 when
+    nothing waits; 422 when the edit does not fit the tool (the action stays pending)."""
     hub = _known(request, session_id)
     runner = hub.runners.get(session_id)
-    if not (runner and runner.approver and runner.approver.resolve(request_id, body.approved)):
+    if runner is None:
         raise HTTPException(404, f"no pending approval {request_id!r} in this session")
+    try:
+        runner.resolve_approval(request_id, body.approved, body.arguments)
+    except ApprovalNotPending as exc:
+        raise HTTPException(404, str(exc)) from None
+    except InvalidEditedArguments as exc:
+        raise HTTPException(422, str(exc)) from None
     return {"approved": body.approved}
 
 

@@ -14,9 +14,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from openintern.agent.guards import AutoApprover
+from pydantic import ValidationError
+
+from openintern.agent.guards import ApprovalDecision, AutoApprover
 from openintern.agent.session import ResearchSession, SessionOptions
 from openintern.config import Settings
 from openintern.events import ApprovalRequested, EventBase
@@ -33,17 +35,27 @@ class RunnerError(RuntimeError):
     """A steering action that cannot be done now; the message says why and what to do."""
 
 
+class ApprovalNotPending(RunnerError):
+    """The approval request is not (or no longer) waiting for an answer."""
+
+
+class InvalidEditedArguments(RunnerError):
+    """Edited arguments that the pending tool's parameters reject; nothing was answered,
+    so the request stays pending and the user can fix the edit."""
+
+
 class WebApprover:
     """Approves or rejects pending calls from the browser: each request waits on a future
-    until the user answers (or the turn is interrupted)."""
+    until the user answers (or the turn is interrupted). An approval may carry edited
+    arguments, which the loop runs the tool with."""
 
     def __init__(self) -> None:
-        self._pending: dict[str, asyncio.Future[bool]] = {}
+        self._pending: dict[str, asyncio.Future[ApprovalDecision]] = {}
         self.requests: dict[str, ApprovalRequested] = {}
 
-    async def approve(self, request: ApprovalRequested) -> bool:
+    async def approve(self, request: ApprovalRequested) -> ApprovalDecision:
         """Wait for the user's answer to ``request``."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[ApprovalDecision] = asyncio.get_running_loop().create_future()
         self._pending[request.request_id] = future
         self.requests[request.request_id] = request
         try:
@@ -52,17 +64,28 @@ class WebApprover:
             self._pending.pop(request.request_id, None)
             self.requests.pop(request.request_id, None)
 
-    def resolve(self, request_id: str, approved: bool) -> bool:
-        """Answer a pending request; False when no such request is waiting."""
+    def resolve(self, request_id: str, approved: bool,
+                arguments: dict[str, Any] | None = None) -> bool:
+        """Answer a pending request (``arguments``: the user's edit, for an approval);
+        False when no such request is waiting."""
         future = self._pending.get(request_id)
         if future is None or future.done():
             return False
-        future.set_result(approved)
+        future.set_result(ApprovalDecision(approved, arguments if approved else None))
         return True
 
     def pending(self) -> list[ApprovalRequested]:
         """Requests still waiting for an answer."""
         return list(self.requests.values())
+
+
+def _validation_text(exc: ValidationError) -> str:
+    """Pydantic's errors as one line a person can act on: ``field: problem; ...``."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(arguments)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
 
 
 @dataclass
@@ -107,6 +130,32 @@ class SessionRunner:
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
         return True
+
+    def resolve_approval(self, request_id: str, approved: bool,
+                         arguments: dict[str, Any] | None = None) -> None:
+        """Answer a pending approval. Edited ``arguments`` are checked against the
+        pending tool's parameters first, so a bad edit is an error the user sees (and can
+        fix) rather than a silent rejection by the loop.
+
+        Raises :class:`ApprovalNotPending` or :class:`InvalidEditedArguments`."""
+        request = self.approver.requests.get(request_id) if self.approver else None
+        if self.approver is None or request is None:
+            raise ApprovalNotPending(f"no pending approval {request_id!r} in this session")
+        if arguments is not None:
+            if not approved:
+                raise InvalidEditedArguments(
+                    "edited arguments only go with an approval; reject without them")
+            tool = self.session.tools.get(request.name)
+            if tool is not None:  # unknown here: the loop still validates before running
+                try:
+                    tool.params.model_validate(arguments)
+                except ValidationError as exc:
+                    raise InvalidEditedArguments(
+                        f"the edited arguments do not fit {request.name}: "
+                        f"{_validation_text(exc)}. Fix them and approve again, or reject."
+                    ) from None
+        if not self.approver.resolve(request_id, approved, arguments):
+            raise ApprovalNotPending(f"no pending approval {request_id!r} in this session")
 
     def undo(self) -> int:
         """Undo the last user turn (only between turns)."""

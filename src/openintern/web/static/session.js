@@ -1,5 +1,8 @@
 // Session page: follows /api/sessions/{id}/events (SSE; the browser resends Last-Event-ID
 // on reconnect, so nothing is lost or doubled) and posts steering actions.
+import { approvalCard } from "./approval.js";
+import { el } from "./dom.js";
+
 const root = document.querySelector("[data-session]");
 const sid = root.dataset.session;
 const $ = (id) => document.getElementById(id);
@@ -7,13 +10,6 @@ const log = $("log");
 const cards = new Map();
 let draft = null;
 let iterations = 0;  // counted from the replayed stream (the page's number is the store's)
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const c of children) node.append(c);
-  return node;
-}
 
 // Each node drawn from a stored event carries its seq (data-seq), so a reload can be
 // checked against the store: every stored event drawn once, none missing.
@@ -24,12 +20,19 @@ function add(node) {
   return node;
 }
 
-async function post(path, body) {
+// POST to the session's API: {ok, out, detail} (detail: the error text when not ok).
+async function send(path, body) {
   const r = await fetch(`/api/sessions/${sid}${path}`, {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body ?? {}),
   });
   const out = await r.json().catch(() => ({}));
-  $("action-error").textContent = r.ok ? "" : (typeof out.detail === "string" ? out.detail : JSON.stringify(out.detail));
+  const detail = r.ok ? "" : (typeof out.detail === "string" ? out.detail : JSON.stringify(out.detail ?? r.statusText));
+  return { ok: r.ok, out, detail };
+}
+
+async function post(path, body) {
+  const { out, detail } = await send(path, body);
+  $("action-error").textContent = detail;
   return out;
 }
 
@@ -65,18 +68,23 @@ const handlers = {
     card.querySelector(".result").textContent = e.preview;
   },
   approval_requested: (e) => {
-    const cost = e.cost_estimate_usd != null ? ` (estimated $${e.cost_estimate_usd.toFixed(2)})` : "";
-    const yes = el("button", { type: "button", class: "primary" }, "Approve");
-    const no = el("button", { type: "button", class: "danger" }, "Reject");
-    const box = el("div", { class: "card approval", id: `approval-${e.request_id}`, role: "group", "aria-label": `Approval for ${e.name}` },
-      el("p", {}, el("strong", {}, e.name), ` needs approval: ${e.reason}${cost}`),
-      el("pre", {}, JSON.stringify(e.arguments, null, 2)), el("div", { class: "row" }, yes, no));
-    yes.onclick = () => post(`/approvals/${encodeURIComponent(e.request_id)}`, { approved: true });
-    no.onclick = () => post(`/approvals/${encodeURIComponent(e.request_id)}`, { approved: false });
-    $("approvals").append(box);
-    yes.focus();
+    const card = approvalCard(e, (body) => send(`/approvals/${encodeURIComponent(e.request_id)}`, body));
+    $("approvals").append(card.box);
+    card.focus();
   },
-  approval_resolved: (e) => $(`approval-${e.request_id}`)?.remove(),
+  approval_resolved: (e) => {
+    const box = $(`approval-${e.request_id}`);
+    const hadFocus = box?.contains(document.activeElement);
+    box?.remove();
+    if (hadFocus) $("message").focus();  // keep the keyboard user somewhere useful
+    const card = cards.get(e.request_id);  // the request id is the tool call's id
+    if (card && e.edited_arguments) {
+      card.classList.add("edited");
+      card.querySelector(".result").before(
+        el("p", { class: "edited-note" }, "Edited by the user before approval; ran with:"),
+        el("pre", { class: "args edited" }, JSON.stringify(e.edited_arguments, null, 2)));
+    }
+  },
   plan_updated: (e) => setPlan(e.items),
   note_saved: (e) => { $("notes-empty")?.remove(); $("notes").append(el("li", {}, e.text)); },
   model_call: (e) => { $("cost").textContent = `$${e.total_cost_usd.toFixed(4)}`; },
