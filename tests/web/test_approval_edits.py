@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import LiveServer, call, read_events
+from web_support import LiveServer, call, read_events
+
 from openintern.llm.script import Script
 from openintern.llm.scripted import ScriptedServer
 

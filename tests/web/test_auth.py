@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from web_support import TOKEN, web_settings
 
-from conftest import TOKEN, web_settings
 from openintern.web.app import create_app
 from openintern.web.auth import WebConfigError, resolve_token
 

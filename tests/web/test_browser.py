@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from web_support import TOKEN, LiveServer, call
 
-from conftest import TOKEN, LiveServer, call
 from openintern.compute.metrics import MetricPoint
 from openintern.llm.script import Script
 from openintern.llm.scripted import ScriptedServer

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from web_support import TOKEN, web_settings
 
-from conftest import TOKEN, web_settings
 from openintern.agent.session import open_store
 from openintern.compute.base import JobSpec
 from openintern.compute.local import LocalBackend

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import httpx
+from web_support import TOKEN, web_settings
 
-from conftest import TOKEN, web_settings
 from openintern.agent.session import open_store
 from openintern.compute.metrics import MetricPoint
 from openintern.research.ledger import Ledger

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from conftest import LiveServer, call, read_events
+from web_support import LiveServer, call, read_events
+
 from openintern.llm.script import Script
 from openintern.llm.scripted import ScriptedServer
 

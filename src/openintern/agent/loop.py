@@ -111,16 +111,7 @@ class ResearchLoop:
                 # every result points at a call the stored message really has.
                 reply.tool_calls = dedupe_call_ids(reply.tool_calls)
                 final_text = reply.text
-                self._record(
-                    Message(role="assistant", content=reply.text, tool_calls=reply.tool_calls)
-                )
-                self.bus.emit(
-                    AssistantMessage(
-                        text=reply.text,
-                        tool_calls=[tc.to_openai() for tc in reply.tool_calls],
-                        iteration=iterations,
-                    )
-                )
+                self._record_reply(reply, iterations)
                 if not reply.tool_calls:
                     reason = "finished"
                     break
@@ -171,6 +162,12 @@ class ResearchLoop:
                 )
                 continue
             self.context.observe_usage(built.estimated_tokens, reply.usage.prompt_tokens)
+            return reply
+        raise AssertionError("unreachable")
+
+    def _record_reply(self, reply: ModelReply, iteration: int) -> None:
+        """Usage, the assistant message and their events: one transaction per reply."""
+        with self.store.batch():
             total = self.total_cost_usd = self.store.add_usage(
                 self.session_id,
                 cost_usd=reply.usage.cost_usd,
@@ -190,8 +187,16 @@ class ResearchLoop:
                     iteration=iteration,
                 )
             )
-            return reply
-        raise AssertionError("unreachable")
+            self._record(
+                Message(role="assistant", content=reply.text, tool_calls=reply.tool_calls)
+            )
+            self.bus.emit(
+                AssistantMessage(
+                    text=reply.text,
+                    tool_calls=[tc.to_openai() for tc in reply.tool_calls],
+                    iteration=iteration,
+                )
+            )
 
     async def _stream(self, messages: list[Message], specs: list[dict[str, Any]]) -> ModelReply:
         reply: ModelReply | None = None
@@ -242,8 +247,9 @@ class ResearchLoop:
         results = await asyncio.gather(*(self._run_one(c) for c in batch))
         # Record in call order once all are done, so a kill mid-batch leaves dangling
         # calls that resume repairs, never half-ordered results.
-        for item, (result, duration) in zip(batch, results, strict=True):
-            self._record_result(item.call, result, duration)
+        with self.store.batch():
+            for item, (result, duration) in zip(batch, results, strict=True):
+                self._record_result(item.call, result, duration)
 
     async def _run_one(self, item: CheckedCall) -> tuple[ToolResult, float]:
         call = item.call

@@ -94,6 +94,7 @@ class LiteLLMClient:
         self.context_window_override = context_window_override
         self.max_output_tokens = max_output_tokens
         self._window: int | None = None
+        self._unpriced = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LiteLLMClient:
@@ -302,6 +303,8 @@ class LiteLLMClient:
 
     def _cost(self, prompt: int, completion: int, cached: int) -> float:
         """Dollar cost from LiteLLM's price table; 0.0 for models it does not price."""
+        if self._unpriced:
+            return 0.0
         try:
             prompt_cost, completion_cost = _litellm().cost_per_token(
                 model=self.litellm_model(),
@@ -311,4 +314,6 @@ class LiteLLMClient:
             )
             return float(prompt_cost) + float(completion_cost)
         except Exception:  # unknown model (local server, new id): never crash on price
+            # The table will not learn it mid-session; skip the slow failing lookup.
+            self._unpriced = True
             return 0.0

@@ -6,6 +6,7 @@ redacted before it is written, so secrets never reach the database.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
@@ -117,6 +118,32 @@ class Store:
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.redactor = redactor or Redactor.from_environment()
+        # The open batch transaction of each thread (see ``batch``).
+        self._local = threading.local()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make the hot-path writes inside (messages, events, usage) one transaction: one
+        commit per step instead of one per row. Must not span an ``await``."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self.engine.begin() as conn:
+            self._local.conn = conn
+            try:
+                yield
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """The open batch's connection, or a transaction of its own."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.begin() as own:
+            yield own
 
     @contextmanager
     def db(self) -> Iterator[DBSession]:
@@ -199,7 +226,7 @@ class Store:
         """Add one model call's usage to the session's totals; returns the new total cost."""
         t = SessionRow
         # One Core UPDATE (no ORM load): this runs on every model call.
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             total = conn.execute(
                 update(t)
                 .where(t.id == session_id)
@@ -229,7 +256,7 @@ class Store:
             "tool_call_id": message.tool_call_id, "name": message.name, "kind": message.kind,
             "compacted": False, "deleted": False, "created_at": time.time(),
         }
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             key = conn.execute(insert(MessageRow).values(**values)).inserted_primary_key
         message.id = int(key[0]) if key else None
         assert message.id is not None
@@ -351,7 +378,7 @@ class Store:
             return None
         payload = self.redactor.deep(event.model_dump(mode="json", exclude={"seq"}))
         # Core INSERT: events are the most frequent write of a session.
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             key = conn.execute(
                 insert(EventRow).values(
                     session_id=event.session_id, type=kind, payload=payload, ts=event.ts)
