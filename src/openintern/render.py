@@ -38,6 +38,16 @@ def _short_args(name: str, args: dict[str, Any] | str, width: int = 90) -> str:
         text = f"{done}/{len(items)} done"
     elif name == "note" and "text" in args:
         text = "saved"
+    elif "operation" in args:
+        # Typed multi-operation tools: the operation and what it acts on, not every field.
+        shown = [str(args["operation"])]
+        for key in ("name", "query", "experiment_id", "sweep_id", "job_ids", "path",
+                    "arxiv_id", "dataset", "repo", "url", "command"):
+            value = args.get(key)
+            if value:
+                shown.append(", ".join(map(str, value)) if isinstance(value, list) else str(value))
+                break
+        text = " ".join(shown)
     elif name == "shell" and "command" in args:
         text = str(args["command"])
     elif "path" in args:
@@ -90,6 +100,10 @@ class TerminalRenderer:
             elif event.name == "shell":
                 lines = [ln for ln in event.preview.strip().splitlines()[1:] if ln.strip()]
                 for line in lines[-4:]:
+                    c.print(f"      [dim]{escape(line[:160])}[/dim]")
+            elif event.name in ("experiment", "sweep"):
+                # Results tables are what the user wants to see from these.
+                for line in event.preview.strip().splitlines()[:10]:
                     c.print(f"      [dim]{escape(line[:160])}[/dim]")
         elif isinstance(event, PlanUpdated):
             for item in event.items:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -217,19 +218,24 @@ def test_secrets_never_reach_the_sandbox_or_the_store(workspace: Path) -> None:
 def test_demo_runs_offline_with_real_numbers(tmp_path: Path) -> None:
     ws = tmp_path / "demo"
     env = dict(os.environ, COLUMNS="200", NO_COLOR="1")
-    result = run_intern(
-        "demo", "--fast", "--workspace", str(ws), env=env, cwd=tmp_path, timeout=300
-    )
+    result = run_intern("demo", "--fast", "--workspace", str(ws), env=env, cwd=tmp_path,
+                        timeout=300)
     assert result.code == 0, result.output
     assert "scripted" in result.output
-    runs = [json.loads(line) for line in (ws / "results.jsonl").read_text().splitlines()]
-    assert {r["model"] for r in runs} == {"logreg", "svm"} and len(runs) == 6
-    lr = [r["test_accuracy"] for r in runs if r["model"] == "logreg"]
-    # The number the scripted model quotes is the mean of the real runs.
-    assert f"{sum(lr) / len(lr):.4f}" in result.output
     [session] = store().list_sessions()
-    notes = store().list_notes(session.id)
-    assert len(notes) == 2 and "p =" in notes[1][1]
+    from openintern.research.ledger import Ledger
+
+    runs = Ledger(store()).experiments(session.id)
+    assert len(runs) == 6 and all(r.status == "succeeded" for r in runs)
+    assert {r.config["model"] for r in runs} == {"logreg", "svm"}
+    # The numbers the scripted model quotes are the ledger's, from the real runs.
+    for model in ("logreg", "svm"):
+        accs = [r.final_metrics["test_accuracy"] for r in runs if r.config["model"] == model]
+        assert f"{statistics.mean(accs):.4g} ±" in result.output
+    assert sum(r.is_best for r in runs) == 1
+    [note] = store().list_notes(session.id)
+    assert "p vs baseline" in note[1]
+    assert "Conclusion:" in result.output
 
 
 def _db_exists() -> bool:

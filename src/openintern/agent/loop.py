@@ -97,7 +97,10 @@ class ResearchLoop:
         if user_text is not None:
             self._record(Message(role="user", content=user_text))
             self.bus.emit(UserMessage(text=user_text))
-        iterations, final_text = 0, ""
+        # A resumed turn keeps counting its model calls toward the cap (a turn killed at
+        # step 250 of 300 gets 50 more, not another 300).
+        iterations = 0 if user_text is not None else self._calls_in_current_turn()
+        final_text = ""
         specs = self.tools.specs()
         reason: StopReason = "max_iterations"
         try:
@@ -136,6 +139,15 @@ class ResearchLoop:
             self._complete("error", iterations, final_text)
             raise
         return self._complete(reason, iterations, final_text)
+
+    def _calls_in_current_turn(self) -> int:
+        """Assistant messages since the last message the user wrote."""
+        calls = 0
+        for message in reversed(self.history):
+            if message.role == "user" and not message.kind:
+                break
+            calls += message.role == "assistant"
+        return calls
 
     def _complete(self, reason: StopReason, iterations: int, text: str) -> TurnComplete:
         status = {"finished": "idle", "needs_input": "idle"}.get(reason, reason)

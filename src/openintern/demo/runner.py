@@ -77,7 +77,10 @@ def run_demo(
             return 2
         session.bus.subscribe(TerminalRenderer(console))
         result = asyncio.run(session.run(DEMO_TASK))
-    console.print(
-        f"\n[dim]session {session.info.id} is recorded: `intern sessions`, files in {ws}[/dim]"
-    )
+    from openintern.research.report import runs_table
+
+    console.print()
+    console.print(runs_table(session.ledger, session.info.id))
+    console.print(f"[dim]session {session.info.id} is recorded: `intern sessions`, "
+                  f"`intern runs --session {session.info.id}`; files in {ws}[/dim]")
     return 0 if result.reason == "finished" else 1

@@ -308,7 +308,12 @@ def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 reply = error_reply(400, "request body is not a JSON object")
                 self._send_json(400, reply.error or {})
                 return
-            reply, usage = server.decide(body)
+            try:
+                reply, usage = server.decide(body)
+            except Exception as exc:  # a broken responder: say so, as a real server would
+                failed = error_reply(500, f"scripted responder failed: {type(exc).__name__}: {exc}")
+                self._send_json(500, failed.error or {})
+                return
             if reply.delay_s:
                 time.sleep(reply.delay_s)
             if reply.error is not None:

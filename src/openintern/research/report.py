@@ -161,7 +161,7 @@ def plot_metrics(ledger: Ledger, exp_id: str, metric: str, path: Path | None = N
             import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
             return text + ("\n(matplotlib is not installed: no PNG written; install it with "
-                           "`pip install matplotlib`)")
+                           "`pip install 'openintern[plots]'`)")
         fig, ax = plt.subplots(figsize=(7, 3.5))
         ax.plot([p.step for p in points], values)
         ax.set_xlabel("step")
