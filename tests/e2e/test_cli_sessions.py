@@ -3,7 +3,6 @@ real store. Only the model's turns are scripted."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import statistics
