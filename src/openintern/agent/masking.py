@@ -96,8 +96,11 @@ class ObservationMasker:
         return True
 
     def view(self, history: list[Message]) -> list[Message]:
-        """Copies of ``history`` with the masked tool results replaced by stubs (one view
-        message per history message, same order)."""
+        """``history`` with the masked tool results replaced by stubbed copies (one view
+        message per history message, same order). Unmasked messages are the history's own
+        objects: nothing downstream mutates a view message without copying it first
+        (``fitting.cut_to_fit`` copies), and copying 300 messages per step was most of a
+        build."""
         positions = self._tool_positions(history)
         count = self.masked_count(history, positions)
         masked = set(positions[:count])
@@ -108,10 +111,12 @@ class ObservationMasker:
                     names[call.id] = call.name
         out: list[Message] = []
         for i, m in enumerate(history):
-            copy = copy_message(m)
             if i in masked and len(m.content) >= MIN_MASK_CHARS:
+                copy = copy_message(m)
                 copy.content = self._stub(m, names)
-            out.append(copy)
+                out.append(copy)
+            else:
+                out.append(m)
         return out
 
     def _stub(self, message: Message, names: dict[str, str]) -> str:

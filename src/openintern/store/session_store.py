@@ -14,7 +14,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
@@ -29,6 +39,23 @@ from openintern.store.models import (
     PlanItemRow,
     SessionRow,
 )
+
+# Hot-path statements built once with bound parameters, so SQLAlchemy compiles each once
+# (a statement rebuilt with inline values per call costs several times the SQLite work).
+_ADD_USAGE = (
+    update(SessionRow)
+    .where(SessionRow.id == bindparam("sid"))
+    .values(
+        total_cost_usd=SessionRow.total_cost_usd + bindparam("cost"),
+        prompt_tokens=SessionRow.prompt_tokens + bindparam("prompt"),
+        completion_tokens=SessionRow.completion_tokens + bindparam("completion"),
+        iterations=SessionRow.iterations + 1,
+        updated_at=bindparam("now"),
+    )
+    .returning(SessionRow.total_cost_usd)
+)
+_INSERT_MESSAGE = insert(MessageRow)
+_INSERT_EVENT = insert(EventRow)
 
 
 class StoreError(RuntimeError):
@@ -224,21 +251,10 @@ class Store:
         self, session_id: str, *, cost_usd: float, prompt_tokens: int, completion_tokens: int
     ) -> float:
         """Add one model call's usage to the session's totals; returns the new total cost."""
-        t = SessionRow
-        # One Core UPDATE (no ORM load): this runs on every model call.
+        params = {"sid": session_id, "cost": cost_usd, "prompt": prompt_tokens,
+                  "completion": completion_tokens, "now": time.time()}
         with self._write() as conn:
-            total = conn.execute(
-                update(t)
-                .where(t.id == session_id)
-                .values(
-                    total_cost_usd=t.total_cost_usd + cost_usd,
-                    prompt_tokens=t.prompt_tokens + prompt_tokens,
-                    completion_tokens=t.completion_tokens + completion_tokens,
-                    iterations=t.iterations + 1,
-                    updated_at=time.time(),
-                )
-                .returning(t.total_cost_usd)
-            ).scalar()
+            total = conn.execute(_ADD_USAGE, params).scalar()
         if total is None:
             raise StoreError(f"unknown session {session_id}")
         return float(total)
@@ -257,7 +273,7 @@ class Store:
             "compacted": False, "deleted": False, "created_at": time.time(),
         }
         with self._write() as conn:
-            key = conn.execute(insert(MessageRow).values(**values)).inserted_primary_key
+            key = conn.execute(_INSERT_MESSAGE, values).inserted_primary_key
         message.id = int(key[0]) if key else None
         assert message.id is not None
         return message.id
@@ -380,8 +396,8 @@ class Store:
         # Core INSERT: events are the most frequent write of a session.
         with self._write() as conn:
             key = conn.execute(
-                insert(EventRow).values(
-                    session_id=event.session_id, type=kind, payload=payload, ts=event.ts)
+                _INSERT_EVENT,
+                {"session_id": event.session_id, "type": kind, "payload": payload, "ts": event.ts},
             ).inserted_primary_key
         event.seq = int(key[0]) if key else None
         return event.seq
