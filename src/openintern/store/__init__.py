@@ -1,5 +1,6 @@
 """Persistence: sessions, messages, events, notes, plans (SQLAlchemy 2.x)."""
 
-from openintern.store.session_store import SessionInfo, SessionState, Store, StoreError
+from openintern.store.records import SessionInfo
+from openintern.store.session_store import SessionState, Store, StoreError
 
 __all__ = ["SessionInfo", "SessionState", "Store", "StoreError"]

@@ -11,17 +11,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Engine,
-    bindparam,
-    create_engine,
-    event,
     func,
-    insert,
     select,
     update,
 )
@@ -29,8 +23,9 @@ from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
 from openintern.events import EPHEMERAL_EVENT_TYPES, EventBase, PlanItem, parse_event
-from openintern.llm.types import Message, ToolCall
+from openintern.llm.types import Message
 from openintern.secrets import Redactor
+from openintern.store.engine import ADD_USAGE, INSERT_EVENT, INSERT_MESSAGE, make_engine
 from openintern.store.models import (
     Base,
     EventRow,
@@ -39,101 +34,11 @@ from openintern.store.models import (
     PlanItemRow,
     SessionRow,
 )
-
-# Hot-path statements built once with bound parameters, so SQLAlchemy compiles each once
-# (a statement rebuilt with inline values per call costs several times the SQLite work).
-_ADD_USAGE = (
-    update(SessionRow)
-    .where(SessionRow.id == bindparam("sid"))
-    .values(
-        total_cost_usd=SessionRow.total_cost_usd + bindparam("cost"),
-        prompt_tokens=SessionRow.prompt_tokens + bindparam("prompt"),
-        completion_tokens=SessionRow.completion_tokens + bindparam("completion"),
-        iterations=SessionRow.iterations + 1,
-        updated_at=bindparam("now"),
-    )
-    .returning(SessionRow.total_cost_usd)
-)
-_INSERT_MESSAGE = insert(MessageRow)
-_INSERT_EVENT = insert(EventRow)
+from openintern.store.records import SessionInfo, message_from_row, session_info
 
 
 class StoreError(RuntimeError):
     """The store cannot do what was asked (unknown session, ambiguous id, bad URL)."""
-
-
-@dataclass
-class SessionInfo:
-    """A session's summary as shown by ``intern sessions``."""
-
-    id: str
-    created_at: float
-    updated_at: float
-    task: str
-    model: str
-    status: str
-    workspace: str
-    headless: bool
-    total_cost_usd: float
-    iterations: int
-    prompt_tokens: int
-    completion_tokens: int
-    config: dict[str, Any]
-
-
-def _info(row: SessionRow) -> SessionInfo:
-    return SessionInfo(
-        id=row.id,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        task=row.task,
-        model=row.model,
-        status=row.status,
-        workspace=row.workspace,
-        headless=row.headless,
-        total_cost_usd=row.total_cost_usd,
-        iterations=row.iterations,
-        prompt_tokens=row.prompt_tokens,
-        completion_tokens=row.completion_tokens,
-        config=dict(row.config or {}),
-    )
-
-
-def _message(row: MessageRow) -> Message:
-    calls = [
-        ToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"])
-        for c in row.tool_calls or []
-    ]
-    return Message(
-        role=row.role,  # type: ignore[arg-type]
-        content=row.content,
-        tool_calls=calls,
-        tool_call_id=row.tool_call_id,
-        name=row.name,
-        kind=row.kind,
-        id=row.id,
-    )
-
-
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL and a busy timeout for concurrent readers."""
-    is_sqlite = url.startswith("sqlite")
-    engine = create_engine(
-        url,
-        connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite else {},
-        pool_pre_ping=not is_sqlite,
-    )
-    if is_sqlite:
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
-    return engine
 
 
 class Store:
@@ -206,7 +111,7 @@ class Store:
         )
         with self.db() as db:
             db.add(row)
-        return _info(row)
+        return session_info(row)
 
     def resolve_session_id(self, prefix: str) -> str:
         """The full id of the session whose id starts with ``prefix`` ("last": newest)."""
@@ -231,7 +136,7 @@ class Store:
         with self.db() as db:
             row = db.get(SessionRow, full)
             assert row is not None
-            return _info(row)
+            return session_info(row)
 
     def list_sessions(self, limit: int = 50) -> list[SessionInfo]:
         """Newest sessions first."""
@@ -239,7 +144,7 @@ class Store:
             rows = db.scalars(
                 select(SessionRow).order_by(SessionRow.updated_at.desc()).limit(limit)
             ).all()
-            return [_info(r) for r in rows]
+            return [session_info(r) for r in rows]
 
     def update_session(self, session_id: str, **fields: Any) -> None:
         """Set fields of a session (status, model, totals, …)."""
@@ -254,7 +159,7 @@ class Store:
         params = {"sid": session_id, "cost": cost_usd, "prompt": prompt_tokens,
                   "completion": completion_tokens, "now": time.time()}
         with self._write() as conn:
-            total = conn.execute(_ADD_USAGE, params).scalar()
+            total = conn.execute(ADD_USAGE, params).scalar()
         if total is None:
             raise StoreError(f"unknown session {session_id}")
         return float(total)
@@ -273,7 +178,7 @@ class Store:
             "compacted": False, "deleted": False, "created_at": time.time(),
         }
         with self._write() as conn:
-            key = conn.execute(_INSERT_MESSAGE, values).inserted_primary_key
+            key = conn.execute(INSERT_MESSAGE, values).inserted_primary_key
         message.id = int(key[0]) if key else None
         assert message.id is not None
         return message.id
@@ -336,7 +241,7 @@ class Store:
                 )
                 .order_by(func.coalesce(MessageRow.position, MessageRow.id), MessageRow.id)
             ).all()
-            return [_message(r) for r in rows]
+            return [message_from_row(r) for r in rows]
 
     def count_messages(self, session_id: str) -> int:
         """How many message rows a session has (live or not)."""
@@ -396,7 +301,7 @@ class Store:
         # Core INSERT: events are the most frequent write of a session.
         with self._write() as conn:
             key = conn.execute(
-                _INSERT_EVENT,
+                INSERT_EVENT,
                 {"session_id": event.session_id, "type": kind, "payload": payload, "ts": event.ts},
             ).inserted_primary_key
         event.seq = int(key[0]) if key else None
