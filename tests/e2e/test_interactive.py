@@ -26,6 +26,7 @@ def test_interactive_session_slash_commands_and_ctrl_c(workspace: Path) -> None:
             {"text": "look at the data", "status": "in_progress"},
             {"text": "train a model"}]}}]},
         {"text": "Plan written; what next?"},
+        {"text": "Noted, after the compaction."},
         {"text": "Running a long command.",
          "tool_calls": [{"name": "shell", "arguments": {"command": "sleep 120"}}]},
         {"text": "Understood, I stopped."},
@@ -43,6 +44,13 @@ def test_interactive_session_slash_commands_and_ctrl_c(workspace: Path) -> None:
         child.expect("›")
         child.sendline("/cost")
         child.expect(r"2 model calls")
+        child.expect("›")
+        child.sendline("/compact")
+        child.expect("compacted before the next model call")
+        child.expect("›")
+        child.sendline("remember the plan")
+        child.expect(r"context compacted \(summary\)")
+        child.expect("Noted, after the compaction")
         child.expect("›")
         child.sendline("run something long")
         child.expect("sleep 120|Running a long command")
@@ -68,8 +76,10 @@ def test_interactive_session_slash_commands_and_ctrl_c(workspace: Path) -> None:
         child.close()
         assert child.exitstatus == 0
     history = store().load_messages(sid)
-    # The interrupted turn was undone; the first turn is intact.
-    assert [m.role for m in history] == ["user", "assistant", "tool", "assistant"]
+    # The interrupted turn was undone; the forced compaction folded the first turn's tool
+    # step into a summary (its last reply kept verbatim); the turn after it is intact.
+    assert [m.kind or m.role for m in history] == [
+        "user", "summary", "assistant", "user", "assistant"], [m.content[:60] for m in history]
     assert store().get_session(sid).model == "openai/other-model"
     assert [p.status for p in store().get_plan(sid)] == ["in_progress", "pending"]
 
