@@ -33,6 +33,7 @@ from openintern.agent.summary import (
     ModelSummarizer,
     fallback_summary,
 )
+from openintern.config import Settings
 from openintern.llm.tokens import (
     CHARS_PER_TOKEN,
     estimate_openai_message_tokens,
@@ -79,6 +80,18 @@ class ContextLimits:
     mask_keep_last: int = 6  # most recent tool outputs always verbatim
     mask_batch: int = 8  # mask older outputs in batches of this many
     tool_output_max_chars: int = 16000
+
+    @classmethod
+    def from_settings(cls, settings: Settings, window: int) -> ContextLimits:
+        """The limits the settings ask for, for a model with this ``window``."""
+        return cls(
+            window=window,
+            threshold=settings.compaction_threshold,
+            reserve_output=min(settings.max_output_tokens, window // 4),
+            mask_keep_last=settings.mask_keep_last,
+            mask_batch=settings.mask_batch,
+            tool_output_max_chars=settings.tool_output_max_chars,
+        )
 
     @property
     def reserve(self) -> int:

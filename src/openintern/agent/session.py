@@ -88,29 +88,25 @@ class ResearchSession:
             emit=self.bus.emit,
             services={"ledger": self.ledger, "backends": {}, "llm": self.llm, "store": store},
         )
-        # The experiment table joins the pinned research state.
-        self.options.extra_sections.append(
-            lambda sid: render_experiment_table(self.ledger, sid, max_rows=10))
+        # The experiment table joins the pinned research state (the caller's options
+        # object is not changed: it may be shared between sessions).
+        self.sections: list[Section] = [
+            *options.extra_sections,
+            lambda sid: render_experiment_table(self.ledger, sid, max_rows=10),
+        ]
         self.loop = self._make_loop()
 
     def _make_loop(self) -> ResearchLoop:
         s = self.settings
         window = s.context_window or self.llm.context_window()
-        limits = ContextLimits(
-            window=window,
-            threshold=s.compaction_threshold,
-            reserve_output=min(s.max_output_tokens, window // 4),
-            mask_keep_last=s.mask_keep_last,
-            mask_batch=s.mask_batch,
-            tool_output_max_chars=s.tool_output_max_chars,
-        )
+        limits = ContextLimits.from_settings(s, window)
         context = ContextBuilder(
             system_prompt=system_prompt(),
             limits=limits,
             spill_dir=self.workspace / ".openintern" / "spill",
             workspace=self.workspace,
             pinned_state=lambda: render_pinned_state(
-                self.store, self.info.id, self.options.extra_sections
+                self.store, self.info.id, self.sections
             ),
             summarizer=ModelSummarizer(self.llm),
         )

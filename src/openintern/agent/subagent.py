@@ -202,14 +202,7 @@ async def run_subagent(
 def _context(system_prompt: str, parent: ToolContext, model: LLMClient) -> ContextBuilder:
     s = parent.settings
     window = s.context_window or model.context_window()
-    limits = ContextLimits(
-        window=window,
-        threshold=s.compaction_threshold,
-        reserve_output=min(s.max_output_tokens, window // 4),
-        mask_keep_last=s.mask_keep_last,
-        mask_batch=s.mask_batch,
-        tool_output_max_chars=s.tool_output_max_chars,
-    )
+    limits = ContextLimits.from_settings(s, window)
     spill = parent.workspace / ".openintern" / "spill"
     return ContextBuilder(
         system_prompt=system_prompt,
