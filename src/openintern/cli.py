@@ -46,6 +46,12 @@ ItersOpt = Annotated[
     int | None, typer.Option("--max-iterations", help="Model calls per task at most (default 300).")
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Approve every action.")]
+ComputeBudgetOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--compute-budget", help="Dollars of paid compute (HF Jobs) launched without asking."
+    ),
+]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -83,6 +89,7 @@ def run_cmd(
     budget: BudgetOpt = None,
     max_iterations: ItersOpt = None,
     yes: YesOpt = False,
+    compute_budget: ComputeBudgetOpt = None,
 ) -> None:
     """Run a task headless (with TASK) or start an interactive session (without)."""
     settings = _settings(
@@ -94,6 +101,7 @@ def run_cmd(
         budget=budget,
         max_iterations=max_iterations,
         auto_approve=yes,
+        compute_budget_usd=compute_budget,
     )
     from openintern.interactive import run_headless, run_interactive
 
@@ -118,6 +126,7 @@ def resume_cmd(
     budget: BudgetOpt = None,
     max_iterations: ItersOpt = None,
     yes: YesOpt = False,
+    compute_budget: ComputeBudgetOpt = None,
 ) -> None:
     """Continue a session exactly where it stopped (even after the process was killed)."""
     settings = _settings(
@@ -127,6 +136,7 @@ def resume_cmd(
         budget=budget,
         max_iterations=max_iterations,
         auto_approve=yes,
+        compute_budget_usd=compute_budget,
     )
     from openintern.interactive import resume_session
 

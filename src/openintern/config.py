@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         10.0, ge=0, description="Budget used in headless runs when max_cost_usd is unset."
     )
     auto_approve: bool = Field(False, description="Approve every action (headless CI).")
+    compute_budget_usd: float | None = Field(
+        None,
+        ge=0,
+        description="Dollars of paid compute (estimated, e.g. HF Jobs) the agent may launch "
+        "per session without asking; beyond it every paid launch needs approval.",
+    )
 
     # --- context ---------------------------------------------------------------------
     compaction_threshold: float = Field(

@@ -41,17 +41,31 @@ class Recording:
 
 
 async def _run(tmp_path: Path, approver: Recording) -> tuple[list[str], list[EventBase], Path]:
-    script = Script.from_steps([
-        {"tool_calls": [{"name": "launch", "arguments": {"script": "python train.py --lr 10"}}]},
-        {"text": "ok"},
-    ])
+    script = Script.from_steps(
+        [
+            {
+                "tool_calls": [
+                    {"name": "launch", "arguments": {"script": "python train.py --lr 10"}}
+                ]
+            },
+            {"text": "ok"},
+        ]
+    )
     events: list[EventBase] = []
     with ScriptedServer(script) as server:
-        settings = Settings(model="openai/scripted", api_base=server.base_url, api_key="x",  # type: ignore[arg-type]
-                            workspace=tmp_path, sandbox="none")
-        session = ResearchSession.create(settings, "launch it", tools=ToolRegistry([Launch()]),
-                                         options=SessionOptions(headless=False,
-                                                                approver=approver))
+        settings = Settings(
+            model="openai/scripted",
+            api_base=server.base_url,
+            api_key="x",  # type: ignore[arg-type]
+            workspace=tmp_path,
+            sandbox="none",
+        )
+        session = ResearchSession.create(
+            settings,
+            "launch it",
+            tools=ToolRegistry([Launch()]),
+            options=SessionOptions(headless=False, approver=approver),
+        )
         session.bus.subscribe(events.append)
         await session.run("launch it")
         sent = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "tool"]
@@ -62,7 +76,8 @@ async def test_rejected_action_does_not_run(tmp_path: Path) -> None:
     approver = Recording(False)
     sent, _, launched = await _run(tmp_path, approver)
     assert len(approver.requests) == 1 and approver.requests[0].arguments == {
-        "script": "python train.py --lr 10"}
+        "script": "python train.py --lr 10"
+    }
     assert not launched.exists()
     assert "did not approve" in sent[0]
 
@@ -80,3 +95,44 @@ async def test_invalid_edit_is_a_rejection(tmp_path: Path) -> None:
     approver = Recording(ApprovalDecision(True, {"scrpt": "typo"}))
     sent, _, launched = await _run(tmp_path, approver)
     assert not launched.exists() and "did not approve" in sent[0]
+
+
+class PricedLaunch(Launch):
+    """Launch a (pretend) paid job costing $2."""
+
+    name = "launch"
+
+    async def cost_estimate_usd(self, params: LaunchParams, ctx: ToolContext) -> float | None:
+        return 2.0
+
+
+async def test_compute_budget_approves_within_it_then_asks(tmp_path: Path) -> None:
+    steps = [
+        {"tool_calls": [{"name": "launch", "arguments": {"script": f"job {i}"}}]} for i in range(3)
+    ] + [{"text": "done"}]
+    approver = Recording(False)
+    events: list[EventBase] = []
+    with ScriptedServer(Script.from_steps(steps)) as server:
+        settings = Settings(
+            model="openai/scripted",
+            api_base=server.base_url,
+            api_key="x",  # type: ignore[arg-type]
+            workspace=tmp_path,
+            sandbox="none",
+            compute_budget_usd=5.0,
+        )
+        session = ResearchSession.create(
+            settings,
+            "launch",
+            tools=ToolRegistry([PricedLaunch()]),
+            options=SessionOptions(headless=False, approver=approver),
+        )
+        session.bus.subscribe(events.append)
+        await session.run("launch three")
+        sent = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "tool"]
+    # $2 + $2 fit the $5 budget; the third ($6 in all) goes to the user, who says no.
+    assert [s.startswith("launched") for s in sent] == [True, True, False]
+    assert len(approver.requests) == 1 and approver.requests[0].cost_estimate_usd == 2.0
+    by = [e.by for e in events if isinstance(e, ApprovalResolved)]
+    assert by == ["compute budget", "compute budget", "Recording"]
+    assert session.store.get_session(session.info.id).compute_spent_usd == 4.0

@@ -289,7 +289,7 @@ class DenyingApprover:
         return (
             f"{request.name} needs approval{why}; approval is not available in headless "
             "mode, so the call was not run. Continue without it if you can, or ask the "
-            "user to rerun with --yes or set a budget."
+            "user to rerun with --yes, or with --compute-budget for paid compute."
         )
 
     async def approve(self, request: ApprovalRequested) -> bool:

@@ -56,6 +56,8 @@ class LoopLimits:
 
     max_iterations: int = 300
     budget_usd: float | None = None
+    # Paid compute the loop may approve by itself (estimated dollars per session).
+    compute_budget_usd: float | None = None
 
 
 class ResearchLoop:
@@ -86,7 +88,9 @@ class ResearchLoop:
         self.budget = BudgetGuard(limits.budget_usd)
         self.doom = DoomLoopDetector()
         self.history: list[Message] = store.load_messages(session_id)
-        self.total_cost_usd = store.get_session(session_id).total_cost_usd
+        info = store.get_session(session_id)
+        self.total_cost_usd = info.total_cost_usd
+        self.compute_spent_usd = info.compute_spent_usd
 
     # --- one turn --------------------------------------------------------------------
     async def run_turn(self, user_text: str | None = None) -> TurnComplete:
@@ -307,6 +311,16 @@ class ResearchLoop:
             cost_estimate_usd=await item.tool.cost_estimate_usd(item.params, self.tool_ctx),
         )
         self.bus.emit(request)
+        estimate = request.cost_estimate_usd
+        budget = self.limits.compute_budget_usd
+        if estimate is not None and budget is not None and (
+            self.compute_spent_usd + estimate <= budget
+        ):
+            # Within the compute budget the user set: no question asked, spend recorded.
+            self._spend_compute(estimate)
+            self.bus.emit(ApprovalResolved(request_id=request.request_id, approved=True,
+                                           by="compute budget"))
+            return None, item.params, False
         answer = await self.approver.approve(request)
         decision = answer if isinstance(answer, ApprovalDecision) else ApprovalDecision(answer)
         params, edited = item.params, None
@@ -326,6 +340,8 @@ class ResearchLoop:
             )
         )
         if decision.approved:
+            if estimate is not None:
+                self._spend_compute(estimate)
             return None, params, edited is not None and edited != request.arguments
         if isinstance(self.approver, DenyingApprover):
             return self.approver.reason(request), params, False
@@ -334,6 +350,10 @@ class ResearchLoop:
             params,
             False,
         )
+
+    def _spend_compute(self, usd: float) -> None:
+        self.compute_spent_usd += usd
+        self.store.update_session(self.session_id, compute_spent_usd=self.compute_spent_usd)
 
     def _record_result(self, call: ToolCall, result: ToolResult, duration: float) -> None:
         spill = self.tool_ctx.workspace / ".openintern" / "spill" / f"{_safe(call.id)}.txt"

@@ -125,6 +125,7 @@ class ResearchSession:
             limits=LoopLimits(
                 max_iterations=s.max_iterations,
                 budget_usd=s.effective_budget(self.options.headless),
+                compute_budget_usd=s.compute_budget_usd,
             ),
         )
 

@@ -33,6 +33,8 @@ class SessionRow(Base):
     workspace: Mapped[str] = mapped_column(Text, default="")
     headless: Mapped[bool] = mapped_column(Boolean, default=False)
     total_cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    # Estimated dollars of paid compute launched (counted against compute_budget_usd).
+    compute_spent_usd: Mapped[float] = mapped_column(Float, default=0.0)
     iterations: Mapped[int] = mapped_column(Integer, default=0)
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)

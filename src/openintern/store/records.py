@@ -22,6 +22,7 @@ class SessionInfo:
     workspace: str
     headless: bool
     total_cost_usd: float
+    compute_spent_usd: float
     iterations: int
     prompt_tokens: int
     completion_tokens: int
@@ -39,6 +40,7 @@ def session_info(row: SessionRow) -> SessionInfo:
         workspace=row.workspace,
         headless=row.headless,
         total_cost_usd=row.total_cost_usd,
+        compute_spent_usd=row.compute_spent_usd or 0.0,
         iterations=row.iterations,
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
