@@ -340,9 +340,13 @@ class ResearchLoop:
             )
         )
         if decision.approved:
+            changed = edited is not None and edited != request.arguments
+            if changed:
+                # The user's edit may change the price (more hours, bigger hardware).
+                estimate = await item.tool.cost_estimate_usd(params, self.tool_ctx)
             if estimate is not None:
                 self._spend_compute(estimate)
-            return None, params, edited is not None and edited != request.arguments
+            return None, params, changed
         if isinstance(self.approver, DenyingApprover):
             return self.approver.reason(request), params, False
         return (
