@@ -2,8 +2,11 @@
 
 Dependency-free (standard library only) so training code running in the sandbox can import
 it from the host's site-packages. Each call appends one JSON line to ``$OPENINTERN_METRICS``;
-the runner streams those lines into the experiment ledger. Outside a job (the variable is
-unset) a call warns once and does nothing, so the same script runs anywhere.
+the runner streams those lines into the experiment ledger. On remote backends (Ray, HF
+Jobs) the file stays on the cluster, so there ``$OPENINTERN_METRICS_ECHO=1`` makes each
+line go to stdout as well, where the agent reads it back through the job's logs. Outside a
+job (the variable is unset) a call warns once and does nothing, so the same script runs
+anywhere.
 """
 
 from __future__ import annotations
@@ -59,3 +62,5 @@ def log(step: int | None = None, **metrics: float) -> None:
     # within a line on POSIX for writes this small.
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
+    if os.environ.get("OPENINTERN_METRICS_ECHO") == "1":
+        print(line, flush=True)

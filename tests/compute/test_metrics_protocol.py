@@ -147,3 +147,25 @@ def test_rules_from_spec() -> None:
         rules_from_spec([{"rule": "vibes"}])
     with pytest.raises(ValueError, match="bad fields"):
         rules_from_spec([{"rule": "nan", "colour": "red"}])
+
+
+def test_remote_jobs_echo_tracked_metrics_into_their_logs(tmp_path: Path) -> None:
+    """Ray and HF jobs keep the metrics file on the cluster: track.log also prints each
+    line, and the log parser recovers the same points from the job's output."""
+    import subprocess
+    import sys
+
+    from openintern.compute.base import JobSpec
+    from openintern.compute.job_env import wrapped_command
+
+    script = wrapped_command(JobSpec(
+        command=f"{sys.executable} -c 'from openintern import track; "
+                "track.log(step=1, loss=0.5); track.log(step=2, loss=0.25)'",
+        workdir=tmp_path))
+    out = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                         check=True).stdout
+    parsed = parse_lines(out.splitlines(), require_step=True)
+    assert [(p.step, p.name, p.value) for p in parsed.points] == [(1, "loss", 0.5),
+                                                                  (2, "loss", 0.25)]
+    files = list(tmp_path.rglob("metrics.jsonl"))
+    assert len(files) == 1 and len(files[0].read_text().splitlines()) == 2

@@ -74,6 +74,8 @@ def wrapped_command(spec: JobSpec, *, pip: bool = False, prologue: str = "") -> 
     lines += [
         f'export OPENINTERN_RUN_DIR="$PWD"/{subdir}',
         'export OPENINTERN_METRICS="$OPENINTERN_RUN_DIR/metrics.jsonl"',
+        # The metrics file stays on the cluster; track.log echoes lines to the logs too.
+        "export OPENINTERN_METRICS_ECHO=1",
         'mkdir -p "$OPENINTERN_RUN_DIR"',
     ]
     if pip and spec.pip:
