@@ -107,6 +107,8 @@ async def test_searches_reads_a_section_and_returns_a_sourced_brief(
             "claim": "Code is on GitHub.",
             "source": {"kind": "url", "id_or_url": "https://github.com/example/widgets"},
             "confidence": "low"}])]},
+        # That URL was never opened: the brief is refused; without it, it is accepted.
+        {"tool_calls": [submit([SOURCED])]},
     ])
     with ScriptedServer(script) as server:
         ctx = parent_ctx(settings, store, {"llm": client(server), "store": store})
@@ -120,16 +122,19 @@ async def test_searches_reads_a_section_and_returns_a_sourced_brief(
         "kind": "paper", "id_or_url": PAPER, "section": "2 Methodology"}
     assert "1. The method is trained on 1,000 widget photos. [1] (high)" in result.text
     assert "[1] paper arXiv:2401.00001, 2 Methodology" in result.text
-    assert "[2] url https://github.com/example/widgets" in result.text
+    assert "github.com/example/widgets" not in result.text
+    refused = tool_messages(store, brief["session_id"])[2]
+    assert "never appeared in anything you read" in refused
+    assert "https://github.com/example/widgets" in refused
     # The model really read the section: its text was in the third request.
-    assert len(requests) == 3
+    assert len(requests) == 4
     assert "1,000 widget photos" in json.dumps(requests[2]["messages"])
     assert servers["arxiv"].requests_to("/html/2401.00001")
     # The run is its own recorded session, linked to the parent.
     sub = store.get_session(brief["session_id"])
     assert sub.task == "What is the widget recipe?"
     assert sub.config["parent_session"] == ctx.session_id
-    assert sub.iterations == 3 and sub.prompt_tokens > 0
+    assert sub.iterations == 4 and sub.prompt_tokens > 0
     assert brief["tokens_used"] == sub.prompt_tokens + sub.completion_tokens
     assert "Focus: dataset and method" in store.load_messages(sub.id)[0].content
 
@@ -139,6 +144,7 @@ async def test_unsourced_finding_is_rejected_then_fixed(settings: Settings,
     unsourced = {"claim": "Accuracy is 97%.", "confidence": "high"}
     bad_url = {**SOURCED, "source": {"kind": "url", "id_or_url": "the arxiv page"}}
     script = Script.from_steps([
+        {"tool_calls": [read_method()]},
         {"tool_calls": [submit([unsourced])]},
         {"tool_calls": [submit([bad_url])]},
         {"tool_calls": [submit([SOURCED])]},
@@ -148,7 +154,7 @@ async def test_unsourced_finding_is_rejected_then_fixed(settings: Settings,
         result = await research(ctx, question="What accuracy does it reach?")
     assert result.data["complete"] is True
     assert [f["claim"] for f in result.data["findings"]] == [SOURCED["claim"]]
-    errors = tool_messages(store, result.data["session_id"])
+    errors = tool_messages(store, result.data["session_id"])[1:]
     assert "invalid arguments for submit_brief: findings.0.source: Field required" in errors[0]
     assert "a url source needs a full http(s) URL" in errors[1]
     assert errors[2].startswith("Brief received (1 findings)")
@@ -207,6 +213,7 @@ async def test_write_tools_are_unknown_to_the_sub_agent(settings: Settings, stor
             {"name": "shell", "arguments": {"command": "touch pwned"}},
             {"name": "write_file", "arguments": {"path": "pwned.txt", "content": "x"}},
             {"name": "research", "arguments": {"question": "nested?"}},
+            read_method(),
         ]},
         {"tool_calls": [submit([SOURCED])]},
     ])

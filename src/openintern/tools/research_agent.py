@@ -9,6 +9,7 @@ markdown with numbered sources; ``data`` holds the brief as JSON.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Literal, cast
@@ -110,11 +111,48 @@ class SubmitBrief(Tool[Brief]):
     async def run(self, params: Brief, ctx: ToolContext) -> ToolResult:
         if self._slot.brief is not None:
             raise ToolError("a brief was already submitted; the research is finished")
+        unseen = _unseen_sources(params, ctx)
+        if unseen:
+            raise ToolError(
+                "these sources never appeared in anything you read in this research: "
+                + ", ".join(unseen)
+                + ". Open them first (papers read / web fetch / read_file), cite what you "
+                "did read, or move the claim to open_questions."
+            )
         self._slot.brief = params
         return ToolResult(
             f"Brief received ({len(params.findings)} findings). You are done.",
             data=params.model_dump(mode="json"),
         )
+
+
+def _normalised(ref: str) -> str:
+    ref = ref.strip().lower()
+    for prefix in ("arxiv:", "doi:", "https://arxiv.org/abs/", "http://arxiv.org/abs/"):
+        ref = ref.removeprefix(prefix)
+    return re.sub(r"v\d+$", "", ref.rstrip("/"))
+
+
+def _unseen_sources(brief: Brief, ctx: ToolContext) -> list[str]:
+    """Sources the brief cites that appear nowhere in this sub-session's tool calls or
+    results: a claim attributed to a paper or page the sub-agent never saw."""
+    store = ctx.services.get("store")
+    if not isinstance(store, Store):
+        return []
+    # What was read: tool results, and the arguments of calls made to read (the brief's
+    # own submit_brief arguments, stored before this runs, do not count).
+    seen = "\n".join(
+        f"{m.content}\n"
+        + "\n".join(c.arguments for c in m.tool_calls if c.name != SubmitBrief.name)
+        for m in store.load_messages(ctx.session_id)
+        if m.role in ("tool", "assistant")
+    ).lower()
+    unseen = []
+    for finding in brief.findings:
+        ref = finding.source.id_or_url
+        if _normalised(ref) not in seen and ref not in unseen:
+            unseen.append(ref)
+    return unseen
 
 
 class ResearchParams(BaseModel):
@@ -233,8 +271,8 @@ def _result_brief(question: str, brief: Brief | None, outcome: SubagentOutcome) 
         summary=summary,
         open_questions=[f"The research stopped early ({reason}); its findings are unsourced."],
         recommended_next_steps=[
-            f"Inspect sub-session {outcome.session_id} (`intern show`) or rerun research "
-            "with a narrower question or larger caps."
+            f"Inspect sub-session {outcome.session_id} (`intern sessions`, or its page in "
+            "`intern serve`) or rerun research with a narrower question or larger caps."
         ],
         complete=False,
         stop_reason=reason,
