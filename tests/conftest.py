@@ -27,3 +27,11 @@ def test_output_dir() -> Path:
     out = Path(os.environ.get("OPENINTERN_TEST_OUTPUT", "test-output"))
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty workspace directory (test folders with special needs override this)."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    return ws

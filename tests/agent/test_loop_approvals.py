@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -40,41 +41,42 @@ class Recording:
         return self.answer
 
 
-async def _run(tmp_path: Path, approver: Recording) -> tuple[list[str], list[EventBase], Path]:
-    script = Script.from_steps(
-        [
-            {
-                "tool_calls": [
-                    {"name": "launch", "arguments": {"script": "python train.py --lr 10"}}
-                ]
-            },
-            {"text": "ok"},
-        ]
-    )
+LAUNCH_ONCE = [
+    {"tool_calls": [{"name": "launch", "arguments": {"script": "python train.py --lr 10"}}]},
+    {"text": "ok"},
+]
+
+
+async def _run(
+    tmp_path: Path,
+    approver: Recording,
+    *,
+    steps: list[dict[str, Any]] = LAUNCH_ONCE,
+    tool: Tool[Any] | None = None,
+    **settings: Any,
+) -> tuple[list[str], list[EventBase], ResearchSession]:
+    """Run one session whose scripted model calls ``launch``; returns the tool results
+    the model saw last, the events, and the session."""
     events: list[EventBase] = []
-    with ScriptedServer(script) as server:
-        settings = Settings(
-            model="openai/scripted",
-            api_base=server.base_url,
-            api_key="x",  # type: ignore[arg-type]
-            workspace=tmp_path,
-            sandbox="none",
-        )
+    with ScriptedServer(Script.from_steps(steps)) as server:
+        config = Settings(model="openai/scripted", api_base=server.base_url, api_key="x",  # type: ignore[arg-type]
+                          workspace=tmp_path, sandbox="none", **settings)
         session = ResearchSession.create(
-            settings,
+            config,
             "launch it",
-            tools=ToolRegistry([Launch()]),
+            tools=ToolRegistry([tool or Launch()]),
             options=SessionOptions(headless=False, approver=approver),
         )
         session.bus.subscribe(events.append)
         await session.run("launch it")
         sent = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "tool"]
-    return sent, events, tmp_path / "launched.sh"
+    return sent, events, session
 
 
 async def test_rejected_action_does_not_run(tmp_path: Path) -> None:
     approver = Recording(False)
-    sent, _, launched = await _run(tmp_path, approver)
+    sent, _, _ = await _run(tmp_path, approver)
+    launched = tmp_path / "launched.sh"
     assert len(approver.requests) == 1 and approver.requests[0].arguments == {
         "script": "python train.py --lr 10"
     }
@@ -84,7 +86,8 @@ async def test_rejected_action_does_not_run(tmp_path: Path) -> None:
 
 async def test_approved_with_edited_script_runs_the_edit(tmp_path: Path) -> None:
     approver = Recording(ApprovalDecision(True, {"script": "python train.py --lr 0.1"}))
-    sent, events, launched = await _run(tmp_path, approver)
+    sent, events, _ = await _run(tmp_path, approver)
+    launched = tmp_path / "launched.sh"
     assert launched.read_text() == "python train.py --lr 0.1"
     assert "edited the arguments" in sent[0] and "--lr 0.1" in sent[0]
     [resolved] = [e for e in events if isinstance(e, ApprovalResolved)]
@@ -93,7 +96,8 @@ async def test_approved_with_edited_script_runs_the_edit(tmp_path: Path) -> None
 
 async def test_invalid_edit_is_a_rejection(tmp_path: Path) -> None:
     approver = Recording(ApprovalDecision(True, {"scrpt": "typo"}))
-    sent, _, launched = await _run(tmp_path, approver)
+    sent, _, _ = await _run(tmp_path, approver)
+    launched = tmp_path / "launched.sh"
     assert not launched.exists() and "did not approve" in sent[0]
 
 
@@ -111,25 +115,8 @@ async def test_compute_budget_approves_within_it_then_asks(tmp_path: Path) -> No
         {"tool_calls": [{"name": "launch", "arguments": {"script": f"job {i}"}}]} for i in range(3)
     ] + [{"text": "done"}]
     approver = Recording(False)
-    events: list[EventBase] = []
-    with ScriptedServer(Script.from_steps(steps)) as server:
-        settings = Settings(
-            model="openai/scripted",
-            api_base=server.base_url,
-            api_key="x",  # type: ignore[arg-type]
-            workspace=tmp_path,
-            sandbox="none",
-            compute_budget_usd=5.0,
-        )
-        session = ResearchSession.create(
-            settings,
-            "launch",
-            tools=ToolRegistry([PricedLaunch()]),
-            options=SessionOptions(headless=False, approver=approver),
-        )
-        session.bus.subscribe(events.append)
-        await session.run("launch three")
-        sent = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "tool"]
+    sent, events, session = await _run(tmp_path, approver, steps=steps, tool=PricedLaunch(),
+                                       compute_budget_usd=5.0)
     # $2 + $2 fit the $5 budget; the third ($6 in all) goes to the user, who says no.
     assert [s.startswith("launched") for s in sent] == [True, True, False]
     assert len(approver.requests) == 1 and approver.requests[0].cost_estimate_usd == 2.0

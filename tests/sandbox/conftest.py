@@ -18,14 +18,6 @@ def shared_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    """A fresh, empty workspace."""
-    path = tmp_path / "ws"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def offline_sandbox(shared_workspace: Path) -> BwrapSandbox:
     """The bwrap sandbox on the shared workspace, network off."""
     return BwrapSandbox(shared_workspace, network=False)

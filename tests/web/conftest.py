@@ -10,13 +10,6 @@ from web_support import LiveServer, web_settings
 
 
 @pytest.fixture
-def workspace(tmp_path: Path) -> Path:
-    ws = tmp_path / "ws"
-    ws.mkdir()
-    return ws
-
-
-@pytest.fixture
 def live_server_factory(workspace: Path) -> Iterator[Callable[[str], LiveServer]]:
     servers: list[LiveServer] = []
 

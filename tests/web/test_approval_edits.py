@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from web_support import LiveServer, call, read_events
+from web_support import LiveServer, call, read_events, start_until_approval
 
 from openintern.llm.script import Script
 from openintern.llm.scripted import ScriptedServer
@@ -22,10 +22,7 @@ async def test_edited_arguments_run_and_are_recorded(
     with ScriptedServer(script) as model:
         server = live_server_factory(model.base_url)
         async with server.client() as client:
-            sid = (await client.post("/api/sessions", json={"goal": "train"})).json()["id"]
-            seen = await read_events(client, sid,
-                                     until=lambda e: e["type"] == "approval_requested")
-            request = seen[-1]
+            sid, request = await start_until_approval(client, "train")
             assert request["arguments"] == {"command": "python train.py", "hours": 2.0}
             assert request["cost_estimate_usd"] == 5.0  # 2 h at $2.50/h
             edited = {"command": "python train.py --epochs 1", "hours": 0.5}
@@ -55,10 +52,8 @@ async def test_invalid_edit_is_422_and_the_action_stays_pending(
     with ScriptedServer(script) as model:
         server = live_server_factory(model.base_url)
         async with server.client() as client:
-            sid = (await client.post("/api/sessions", json={"goal": "train"})).json()["id"]
-            seen = await read_events(client, sid,
-                                     until=lambda e: e["type"] == "approval_requested")
-            rid = seen[-1]["request_id"]
+            sid, request = await start_until_approval(client, "train")
+            rid = request["request_id"]
             url = f"/api/sessions/{sid}/approvals/{rid}"
 
             bad = await client.post(url, json={"approved": True,

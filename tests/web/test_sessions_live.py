@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from web_support import LiveServer, call, read_events
+from web_support import LiveServer, call, read_events, start_until_approval
 
 from openintern.llm.script import Script
 from openintern.llm.scripted import ScriptedServer
@@ -86,10 +86,7 @@ async def test_approval_flow_and_message_queued_during_turn(
     with ScriptedServer(script) as model:
         server = live_server_factory(model.base_url)
         async with server.client() as client:
-            sid = (await client.post("/api/sessions", json={"goal": "do costly"})).json()["id"]
-            seen = await read_events(client, sid,
-                                     until=lambda e: e["type"] == "approval_requested")
-            request = seen[-1]
+            sid, request = await start_until_approval(client, "do costly")
             assert request["name"] == "costly_action" and request["arguments"] == {"what": "train"}
             pending = (await client.get(f"/api/sessions/{sid}")).json()["pending_approvals"]
             assert [p["request_id"] for p in pending] == [request["request_id"]]

@@ -139,6 +139,17 @@ async def read_events(
     return out
 
 
+async def start_until_approval(
+    client: httpx.AsyncClient, goal: str
+) -> tuple[str, dict[str, Any]]:
+    """Start a session for ``goal`` and read its events up to the first approval
+    request; returns the session id and that request."""
+    created = await client.post("/api/sessions", json={"goal": goal})
+    sid = str(created.json()["id"])
+    seen = await read_events(client, sid, until=lambda e: e["type"] == "approval_requested")
+    return sid, seen[-1]
+
+
 def call(name: str, **arguments: object) -> dict[str, object]:
     """A scripted tool call."""
     return {"name": name, "arguments": arguments}
