@@ -1,7 +1,7 @@
 """A stand-in Hugging Face Jobs API on 127.0.0.1 (stdlib ThreadingHTTPServer in a thread).
 
 Formats, and where they come from:
-- ``GET /api/jobs/hardware``: the recorded body in ``shared/fixtures/hf_jobs/
+- ``GET /api/jobs/hardware``: the recorded body in ``tests/fixtures/hf_jobs/
   jobs_hardware_first_entry_only.json`` (real, first entry only), unless a test replaces it.
 - Job bodies (``JobInfo``), the SSE log stream (``data: {"timestamp": ..., "data": ...}``
   lines, the first being ``===== Job started ...``), the list, cancel and whoami endpoints:
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "hf_jobs"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hf_jobs"
 
 
 def recorded_hardware() -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 The model's turns are scripted; everything else is real: the CLI subprocess, the papers and
 datasets tools, their HTTP clients and disk cache, and four fixture servers on 127.0.0.1
 (arXiv API + web, Semantic Scholar, the Hugging Face Hub, the dataset viewer) replaying the
-recorded bodies in ``shared/fixtures``. The agent searches papers, walks citations with a
+recorded bodies in ``tests/fixtures``. The agent searches papers, walks citations with a
 year/citation filter, reads a paper's table of contents and its method section, inspects a
 Hub dataset, and audits a local CSV dataset with a planted train/test leak.
 """

@@ -6,7 +6,7 @@ Usage::
     from fixture_server import FixtureServer, Route
 
     routes = {
-        # GET is implied by a bare path; bodies come from shared/fixtures/<file>.
+        # GET is implied by a bare path; bodies come from tests/fixtures/<file>.
         "/api/query": [
             Route(fixture="arxiv/query_search_start10.atom.xml", query={"start": "10"}),
             Route(fixture="arxiv/query_search.atom.xml"),
@@ -35,9 +35,8 @@ parameter equal; unspecified ones ignored) and which is not exhausted answers; a
 request, and are recorded too. ``delay_s`` sleeps before answering (to test timeouts).
 
 Content types are guessed from the fixture's extension (.json, .xml/.atom.xml -> Atom,
-.html, .pdf, .txt) unless ``content_type`` is given. The ``fixtures_dir()`` lives beside
-the repository: ``<repo>/../shared/fixtures`` (CI clones the repository with ``shared/``
-next to it). ``tests/research/conftest.py`` offers a ``serve`` fixture that starts a
+.html, .pdf, .txt) unless ``content_type`` is given. The ``fixtures_dir()`` is
+``tests/fixtures`` in the repository (its SOURCES.md says where each body was recorded). ``tests/research/conftest.py`` offers a ``serve`` fixture that starts a
 server and stops it at teardown: ``server = serve(routes)``.
 """
 
@@ -57,12 +56,12 @@ RouteKey = tuple[str, str] | str
 
 
 def fixtures_dir() -> Path:
-    """``shared/fixtures`` beside the repository checkout."""
-    return Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+    """``tests/fixtures`` in this repository (recorded bodies; see its SOURCES.md)."""
+    return Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def load_fixture(name: str) -> bytes:
-    """The bytes of ``shared/fixtures/<name>`` (e.g. ``"arxiv/query_search.atom.xml"``)."""
+    """The bytes of ``tests/fixtures/<name>`` (e.g. ``"arxiv/query_search.atom.xml"``)."""
     return (fixtures_dir() / name).read_bytes()
 
 
@@ -77,7 +76,7 @@ _CONTENT_TYPES = {
 
 @dataclass
 class Route:
-    """One canned answer. Give ``fixture`` (a file under shared/fixtures) or ``body``."""
+    """One canned answer. Give ``fixture`` (a file under tests/fixtures) or ``body``."""
 
     status: int = 200
     fixture: str | None = None

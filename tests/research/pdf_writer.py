@@ -1,4 +1,4 @@
-"""Write small real PDFs for tests (no PDF fixture exists in shared/fixtures)."""
+"""Write small real PDFs for tests (no PDF fixture exists in tests/fixtures)."""
 
 from __future__ import annotations
 

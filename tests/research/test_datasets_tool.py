@@ -15,7 +15,7 @@ from openintern.tools.datasets import Datasets
 
 DS = "datasets_server/"
 
-# GAP (see shared/fixtures/SOURCES.md): no recorded /api/datasets?search= body exists.
+# GAP (see tests/fixtures/SOURCES.md): no recorded /api/datasets?search= body exists.
 # This one follows the Hub's documented list-item shape (id, author, downloads, likes,
 # tags, lastModified, private, createdAt), with values made up for the test.
 DATASET_LIST = [

@@ -1,6 +1,6 @@
 """The docs tool against local HTML pages.
 
-GAP: no recorded Hugging Face docs page exists in shared/fixtures. The pages below are
+GAP: no recorded Hugging Face docs page exists in tests/fixtures. The pages below are
 written for the test in the shape the docs site serves: a sidebar <nav> of links to
 /docs/{library}/{page} (some versioned or language-prefixed) and the page in <main>.
 """

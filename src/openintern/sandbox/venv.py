@@ -45,7 +45,8 @@ def venv_bin(workspace: Path) -> Path:
 def _fingerprint() -> str:
     # Recreate the venv when the host interpreter changes (its pyvenv.cfg would be stale).
     minor = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return json.dumps({"python": minor, "base_prefix": sys.base_prefix})
+    return json.dumps({"python": minor, "base_prefix": sys.base_prefix, "pth": 2,
+                       "host_site": _host_site_dirs()})
 
 
 def is_ready(workspace: Path) -> bool:
@@ -99,7 +100,10 @@ def _finish(path: Path) -> None:
         script.chmod(0o755)
     site_packages = _site_packages(path)
     site_packages.mkdir(parents=True, exist_ok=True)
-    (site_packages / _PTH_NAME).write_text("\n".join(_host_site_dirs()) + "\n")
+    # site.addsitedir (not a bare path per line) so the .pth files *inside* those
+    # directories run too: an editable install of openintern is found through one.
+    calls = "; ".join(f"site.addsitedir({d!r})" for d in _host_site_dirs())
+    (site_packages / _PTH_NAME).write_text(f"import site; {calls}\n" if calls else "")
     (path / _READY_MARKER).write_text(_fingerprint())
 
 
