@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# As if the virtual environment were activated: the suite is run as `.venv/bin/python -m
+# pytest`, and processes it starts (a Ray head and its jobs, `python` in job commands)
+# must find this interpreter's commands first, not the system's.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 @pytest.fixture(autouse=True)
