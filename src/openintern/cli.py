@@ -304,7 +304,12 @@ def config_cmd() -> None:
     Console().print(table)
 
 
-_COMMANDS = {"run", "resume", "sessions", "demo", "config", "runs", "reproduce", "serve"}
+# Commands implemented in their own modules (imports there are cheap: typer only).
+from openintern.mcp.commands import mcp_cmd  # noqa: E402
+
+app.command("mcp")(mcp_cmd)
+
+_COMMANDS = {"run", "resume", "sessions", "demo", "config", "runs", "reproduce", "serve", "mcp"}
 
 
 def main() -> None:

@@ -12,13 +12,15 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from openintern.secrets import looks_secret
 
 # The newest Claude Sonnet that LiteLLM's bundled price table knows (a test checks this
 # against the installed table, so an upgrade that adds a newer one fails loudly).
@@ -46,6 +48,77 @@ def config_file() -> Path:
     """The TOML config file in effect."""
     override = os.environ.get("OPENINTERN_CONFIG")
     return Path(override) if override else config_dir() / "config.toml"
+
+
+# --- integrations (MCP servers, experiment trackers, notifications) --------------------
+class McpServerConfig(BaseModel):
+    """One MCP server whose tools the agent may use: a command (stdio) or a URL
+    (streamable HTTP). Its tools are offered as ``mcp__<server>__<tool>``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str | None = Field(None, description="Program to start (stdio transport).")
+    args: list[str] = Field(default_factory=list, description="Its arguments.")
+    env: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Extra environment for the program (it gets no other secrets).",
+    )
+    cwd: Path | None = Field(None, description="Working directory of the program.")
+    url: str | None = Field(None, description="Endpoint of a streamable HTTP server.")
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="HTTP headers (e.g. Authorization) for url."
+    )
+    start_timeout_s: float = Field(
+        10.0, gt=0, description="Skip the server when it has not started after this long."
+    )
+    call_timeout_s: float = Field(120.0, gt=0, description="Longest wait for one tool call.")
+    trusted: bool = Field(
+        False, description="Run its tools without asking (default: every call needs approval)."
+    )
+    trusted_tools: list[str] = Field(
+        default_factory=list, description="Tools of this server that run without asking."
+    )
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("an MCP server needs exactly one of `command` (stdio) or `url`")
+        return self
+
+
+NotificationEvent = Literal["approval", "job", "budget", "session"]
+ALL_NOTIFICATION_EVENTS: tuple[NotificationEvent, ...] = ("approval", "job", "budget", "session")
+
+
+class NotificationTarget(BaseModel):
+    """Where notifications go: a Slack-compatible webhook, an ntfy topic, or email."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["webhook", "ntfy", "email"]
+    url: SecretStr | None = Field(None, description="webhook: its URL; ntfy: the topic URL.")
+    token: SecretStr | None = Field(None, description="ntfy: access token (Bearer).")
+    smtp_host: str | None = Field(None, description="email: SMTP server.")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="email: how the SMTP connection is protected."
+    )
+    username: str | None = Field(None, description="email: SMTP user name.")
+    password: SecretStr | None = Field(None, description="email: SMTP password.")
+    sender: str | None = Field(None, description="email: From address.")
+    recipients: list[str] = Field(default_factory=list, description="email: To addresses.")
+    events: list[NotificationEvent] = Field(
+        default_factory=lambda: list(ALL_NOTIFICATION_EVENTS),
+        description="Which events to send.",
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotificationTarget:
+        if self.kind in ("webhook", "ntfy") and self.url is None:
+            raise ValueError(f"a {self.kind} notification target needs `url`")
+        if self.kind == "email" and not (self.smtp_host and self.sender and self.recipients):
+            raise ValueError("an email notification target needs smtp_host, sender, recipients")
+        return self
 
 
 class Settings(BaseSettings):
@@ -164,6 +237,36 @@ class Settings(BaseSettings):
         description="Per-user access tokens (name -> token); each sees only their sessions.",
     )
 
+    # --- integrations: MCP servers, experiment trackers, notifications -------------------
+    mcp_servers: dict[str, McpServerConfig] = Field(
+        default_factory=dict,
+        description="MCP servers whose tools the agent may use (name -> command or url).",
+    )
+    trackers: list[Literal["mlflow", "trackio", "wandb"]] = Field(
+        default_factory=list,
+        description="Experiment trackers that finished ledger runs are mirrored to.",
+    )
+    tracker_project: str = Field(
+        "openintern", description="Project (MLflow experiment, W&B/Trackio project) name."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None, description="MLflow tracking URI (default: MLflow's own, MLFLOW_TRACKING_URI)."
+    )
+    wandb_mode: Literal["online", "offline"] | None = Field(
+        None, description="W&B mode (default: W&B's own, WANDB_MODE)."
+    )
+    wandb_dir: Path | None = Field(None, description="Where W&B writes its run files.")
+    notifications: list[NotificationTarget] = Field(
+        default_factory=list,
+        description="Webhook/ntfy/email targets for approvals, jobs, budget, session end.",
+    )
+    notify_budget_fraction: float = Field(
+        0.8, gt=0, le=1, description="Notify once when this share of the budget is spent."
+    )
+    notify_approval_after_s: float = Field(
+        2.0, ge=0, description="Notify when an approval has waited this long."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -206,4 +309,11 @@ class Settings(BaseSettings):
             if secret is not None and secret.get_secret_value():
                 values.append(secret.get_secret_value())
         values += [token.get_secret_value() for token in self.web_users.values()]
+        for server in self.mcp_servers.values():
+            values += [v.get_secret_value() for k, v in server.env.items() if looks_secret(k)]
+            values += [v.get_secret_value() for v in server.headers.values()]
+        for target in self.notifications:
+            values += [v.get_secret_value() for v in (target.url, target.token, target.password)
+                       if v is not None]
+        values = [v for v in values if v]
         return values

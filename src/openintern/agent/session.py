@@ -95,6 +95,30 @@ class ResearchSession:
             lambda sid: render_experiment_table(self.ledger, sid, max_rows=10),
         ]
         self.loop = self._make_loop()
+        self._start_integrations()
+
+    def _start_integrations(self) -> None:
+        """MCP servers start connecting now (their tools join at the first turn)."""
+        from openintern.mcp.tools import missing_sdk_message, open_connections
+
+        self._mcp_reported: set[str] = set()
+        self.mcp = open_connections(self.settings)
+        self._mcp_missing = missing_sdk_message(self.settings)
+
+    async def _offer_mcp_tools(self) -> None:
+        if self._mcp_missing:
+            self.bus.emit(ErrorEvent(message=self._mcp_missing))
+            self._mcp_missing = None
+        if self.mcp is not None:
+            from openintern.mcp.tools import offer_tools
+
+            await offer_tools(self.mcp, self.settings, self.tools, self.bus.emit,
+                              self._mcp_reported)
+
+    def close(self) -> None:
+        """Stop what the session started beside the loop (MCP servers)."""
+        if self.mcp is not None:
+            self.mcp.close()
 
     def _make_loop(self) -> ResearchLoop:
         s = self.settings
@@ -196,6 +220,7 @@ class ResearchSession:
         self.bus.emit(
             SessionStarted(task=self.info.task, model=self.settings.model, resumed=text is None)
         )
+        await self._offer_mcp_tools()
         if await self.sync_experiments():
             self.loop.context.refresh_pinned()
         return await self.loop.run_turn(text)

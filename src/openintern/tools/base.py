@@ -153,6 +153,10 @@ class ToolRegistry:
         """Register a tool (a later one with the same name replaces the earlier)."""
         self._tools[tool.name] = tool
 
+    def remove(self, name: str) -> None:
+        """Take a tool out (nothing happens when it is not there)."""
+        self._tools.pop(name, None)
+
     def get(self, name: str) -> Tool[Any] | None:
         """The tool called ``name``, or None."""
         return self._tools.get(name)
