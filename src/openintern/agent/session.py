@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openintern.agent.context import ContextBuilder, ContextLimits, ModelSummarizer
 from openintern.agent.guards import Approver, AutoApprover, DenyingApprover
@@ -22,6 +23,9 @@ from openintern.secrets import Redactor
 from openintern.store import SessionInfo, SessionState, Store
 from openintern.tools.base import ToolContext, ToolRegistry
 from openintern.tools.catalog import default_registry
+
+if TYPE_CHECKING:
+    from openintern.notifications.notifier import Notifier
 
 
 def system_prompt() -> str:
@@ -98,12 +102,21 @@ class ResearchSession:
         self._start_integrations()
 
     def _start_integrations(self) -> None:
-        """MCP servers start connecting now (their tools join at the first turn)."""
+        """MCP servers start connecting now (their tools join at the first turn);
+        notifications subscribe to the bus."""
         from openintern.mcp.tools import missing_sdk_message, open_connections
 
         self._mcp_reported: set[str] = set()
         self.mcp = open_connections(self.settings)
         self._mcp_missing = missing_sdk_message(self.settings)
+        self.notifier: Notifier | None = None
+        if self.settings.notifications:
+            from openintern.notifications.notifier import Notifier
+
+            self.notifier = Notifier.from_settings(
+                self.settings, headless=self.options.headless, redact=self.store.redactor.text)
+            if self.notifier is not None:
+                self.bus.subscribe(self.notifier)
 
     async def _offer_mcp_tools(self) -> None:
         if self._mcp_missing:
@@ -116,9 +129,11 @@ class ResearchSession:
                               self._mcp_reported)
 
     def close(self) -> None:
-        """Stop what the session started beside the loop (MCP servers)."""
+        """Stop what the session started beside the loop (MCP servers, notifier)."""
         if self.mcp is not None:
             self.mcp.close()
+        if self.notifier is not None:
+            self.notifier.close()
 
     def _make_loop(self) -> ResearchLoop:
         s = self.settings
