@@ -305,11 +305,14 @@ def config_cmd() -> None:
 
 
 # Commands implemented in their own modules (imports there are cheap: typer only).
+from openintern.export.commands import export_cmd  # noqa: E402
 from openintern.mcp.commands import mcp_cmd  # noqa: E402
 
 app.command("mcp")(mcp_cmd)
+app.command("export")(export_cmd)
 
-_COMMANDS = {"run", "resume", "sessions", "demo", "config", "runs", "reproduce", "serve", "mcp"}
+_COMMANDS = {"run", "resume", "sessions", "demo", "config", "runs", "reproduce", "serve", "mcp",
+             "export"}
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from openintern.tools.catalog import default_registry
 
 if TYPE_CHECKING:
     from openintern.notifications.notifier import Notifier
+    from openintern.trackers.mirror import TrackerMirror
 
 
 def system_prompt() -> str:
@@ -117,6 +118,13 @@ class ResearchSession:
                 self.settings, headless=self.options.headless, redact=self.store.redactor.text)
             if self.notifier is not None:
                 self.bus.subscribe(self.notifier)
+        self.mirror: TrackerMirror | None = None
+        if self.settings.trackers:
+            from openintern.trackers.mirror import TrackerMirror
+
+            self.mirror = TrackerMirror.from_settings(self.settings, self.ledger, self.info.id)
+            if self.mirror is not None:
+                self.bus.subscribe(self.mirror)
 
     async def _offer_mcp_tools(self) -> None:
         if self._mcp_missing:
@@ -129,11 +137,14 @@ class ResearchSession:
                               self._mcp_reported)
 
     def close(self) -> None:
-        """Stop what the session started beside the loop (MCP servers, notifier)."""
+        """Stop what the session started beside the loop (MCP servers, notifier,
+        tracker mirror: pending notices and runs are sent first)."""
         if self.mcp is not None:
             self.mcp.close()
         if self.notifier is not None:
             self.notifier.close()
+        if self.mirror is not None:
+            self.mirror.close()
 
     def _make_loop(self) -> ResearchLoop:
         s = self.settings
