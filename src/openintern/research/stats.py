@@ -14,30 +14,34 @@ from typing import Any, Literal
 from openintern.research.ledger import ExperimentRecord
 
 
-def _student_t() -> Any:
+def _scipy_stats() -> Any:
     # scipy is imported lazily: it takes a while and only statistics need it.
     from scipy import stats as sps  # type: ignore[import-untyped]
 
-    return sps.t
+    return sps
 
 
 def t_quantile(p: float, df: float) -> float:
     """The ``p`` quantile of Student's t with ``df`` degrees of freedom (scipy)."""
-    return float(_student_t().ppf(p, df))
+    return float(_scipy_stats().t.ppf(p, df))
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """(mean, lower, upper) of the Student-t confidence interval of the mean. With one
-    value the interval is unbounded (nothing is known about the spread)."""
+    """(mean, lower, upper) of the Student-t confidence interval of the mean
+    (``scipy.stats.t.interval`` around the standard error). With one value the interval
+    is unbounded (nothing is known about the spread)."""
     n = len(values)
     if n == 0:
         raise ValueError("no values")
     mean = statistics.fmean(values)
     if n == 1:
         return mean, -math.inf, math.inf
-    sd = statistics.stdev(values)
-    half = t_quantile(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
-    return mean, mean - half, mean + half
+    sps = _scipy_stats()
+    sem = float(sps.sem(values))
+    if sem == 0:
+        return mean, mean, mean  # scipy answers NaN for a zero-width interval
+    low, high = sps.t.interval(confidence, n - 1, loc=mean, scale=sem)
+    return mean, float(low), float(high)
 
 
 @dataclass
@@ -50,19 +54,18 @@ class WelchResult:
 
 
 def welch_test(a: Sequence[float], b: Sequence[float]) -> WelchResult | None:
-    """Welch's t-test; None when either side has fewer than two values."""
+    """Welch's t-test (``scipy.stats.ttest_ind(equal_var=False)``); None when either side
+    has fewer than two values."""
     if len(a) < 2 or len(b) < 2:
         return None
     ma, mb = statistics.fmean(a), statistics.fmean(b)
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    if va + vb == 0:
-        # Identical constants on both sides: equal means are no evidence of a difference.
+    if statistics.variance(a) + statistics.variance(b) == 0:
+        # Constants on both sides, where scipy answers NaN: equal means are no evidence of
+        # a difference, different ones are certain.
         return WelchResult(0.0 if ma == mb else math.copysign(math.inf, ma - mb),
                            float(len(a) + len(b) - 2), 1.0 if ma == mb else 0.0)
-    t = (ma - mb) / math.sqrt(va + vb)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    p = 2.0 * float(_student_t().sf(abs(t), df))
-    return WelchResult(t, df, p)
+    result = _scipy_stats().ttest_ind(list(a), list(b), equal_var=False)
+    return WelchResult(float(result.statistic), float(result.df), float(result.pvalue))
 
 
 @dataclass
