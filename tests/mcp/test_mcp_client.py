@@ -7,6 +7,8 @@ dies in the middle of the session (reported; the session goes on)."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import sys
 import textwrap
 import time
@@ -43,6 +45,32 @@ CONSTANTS_SERVER = textwrap.dedent('''
         os._exit(3)
 
     server.run()
+''')
+
+HTTP_SERVER = textwrap.dedent('''
+    import sys
+    import uvicorn
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("remote")
+
+    @server.tool()
+    def lookup_constant(name: str) -> str:
+        """The decimal value of a mathematical constant."""
+        return {"pi": "pi = 3.14159265"}.get(name, "unknown")
+
+    app = server.streamable_http_app()
+    expected = f"Bearer {sys.argv[2]}".encode()
+
+    async def guarded(scope, receive, send):
+        # Only callers with the configured header get in.
+        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != expected:
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b"unauthorized"})
+            return
+        await app(scope, receive, send)
+
+    uvicorn.run(guarded, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 ''')
 
 HANGING_SERVER = textwrap.dedent('''
@@ -153,3 +181,46 @@ def test_a_server_that_dies_mid_session_is_reported_and_the_session_goes_on(
     errors = [e.message for e in store().events_after(sid) if e.type == "error"]
     assert any("constants" in m and "skipped" in m for m in errors)
     assert "Carried on without the server." in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_streamable_http_server_with_a_bearer_header(workspace: Path, tmp_path: Path) -> None:
+    port, token = _free_port(), "remote-mcp-token-0123456789"
+    script = _write(tmp_path, "http_server.py", HTTP_SERVER)
+    process = subprocess.Popen([sys.executable, str(script), str(port), token],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        url = f"http://127.0.0.1:{port}/mcp"
+        servers = {"remote": {"url": url, "trusted": True,
+                              "headers": {"Authorization": f"Bearer {token}"}},
+                   "locked": {"url": url, "start_timeout_s": 5}}
+        script_steps = Script.from_steps([
+            {"tool_calls": [{"name": "mcp__remote__lookup_constant",
+                             "arguments": {"name": "pi"}}]},
+            {"text": "pi is about 3.14."},
+        ])
+        with ScriptedServer(script_steps) as server:
+            env = intern_env(server.base_url, OPENINTERN_AUTO_APPROVE="false",
+                             OPENINTERN_MCP_SERVERS=json.dumps(servers))
+            result = run_intern("what is pi?", env=env, cwd=workspace, timeout=120)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert result.code == 0, result.output
+    # Without the header the same server refuses: reported, skipped.
+    assert "locked" in result.output and "did not start" in result.output
+    sid = store().list_sessions()[0].id
+    tools = [m.content for m in store().load_messages(sid) if m.role == "tool"]
+    assert tools == ["pi = 3.14159265"]  # trusted: ran without asking, though headless
