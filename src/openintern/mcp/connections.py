@@ -18,7 +18,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,11 +106,19 @@ class McpConnections:
             self._submit(self._open(server))
         return self
 
-    async def wait_ready(self) -> list[ServerReport]:
+    async def wait_ready(self, on_settled: Callable[[ServerReport], None] | None = None
+                         ) -> list[ServerReport]:
         """Wait (concurrently) until each server is ready or its start timeout passed;
-        servers still starting then are stopped and reported as failed."""
+        servers still starting then are stopped and reported as failed. ``on_settled``
+        hears about each server as soon as it is settled (a hung one after its own
+        timeout, not after the slowest server)."""
 
         async def one(server: _Server) -> None:
+            await settle(server)
+            if on_settled is not None:
+                on_settled(self._report(server))
+
+        async def settle(server: _Server) -> None:
             left = server.config.start_timeout_s - (time.monotonic() - server.started_at)
             try:
                 await asyncio.wait_for(asyncio.wrap_future(server.ready), max(left, 0.0))
@@ -128,8 +136,12 @@ class McpConnections:
 
     def reports(self) -> list[ServerReport]:
         """The state of every server now."""
-        return [ServerReport(s.name, s.status, list(s.tools) if s.status == "ready" else [],
-                             s.error) for s in self._servers.values()]
+        return [self._report(s) for s in self._servers.values()]
+
+    @staticmethod
+    def _report(s: _Server) -> ServerReport:
+        return ServerReport(s.name, s.status, list(s.tools) if s.status == "ready" else [],
+                            s.error)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop every server (stdio programs are terminated) and the background loop."""

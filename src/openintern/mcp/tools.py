@@ -12,7 +12,12 @@ from pydantic import BaseModel, ConfigDict
 
 from openintern.config import McpServerConfig, Settings, data_dir
 from openintern.events import ErrorEvent, EventBase
-from openintern.mcp.connections import McpConnections, McpUnavailableError, RemoteTool
+from openintern.mcp.connections import (
+    McpConnections,
+    McpUnavailableError,
+    RemoteTool,
+    ServerReport,
+)
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
 
 PREFIX = "mcp__"
@@ -138,21 +143,24 @@ async def offer_tools(connections: McpConnections, settings: Settings, registry:
                       emit: Any, reported: set[str]) -> None:
     """Wait for the servers (each at most its start timeout), put the tools of the ready
     ones into ``registry``, take out those of servers that failed or died, and report each
-    failure once (``reported`` remembers which were)."""
-    reports = await connections.wait_ready()
-    for report in reports:
+    failure once, as soon as it is known (``reported`` remembers which were)."""
+
+    def settled(report: ServerReport) -> None:
+        if report.status == "ready" or report.name in reported:
+            return
+        reported.add(report.name)
+        event: EventBase = ErrorEvent(
+            message=f"{connections.describe(report.name)}; its tools are skipped this session")
+        emit(event)
+
+    for report in await connections.wait_ready(settled):
         config = settings.mcp_servers[report.name]
         if report.status == "ready":
             for remote in report.tools:
                 registry.add(make_tool(remote, config, connections))
-            continue
-        _drop_server_tools(registry, report.name)
-        if report.name not in reported:
-            reported.add(report.name)
-            event: EventBase = ErrorEvent(
-                message=f"{connections.describe(report.name)}; its tools are skipped this "
-                        "session")
-            emit(event)
+        else:
+            _drop_server_tools(registry, report.name)
+            settled(report)
 
 
 def _drop_server_tools(registry: ToolRegistry, server: str) -> None:
