@@ -54,6 +54,8 @@ class _Pending:
 
     digest: str
     asked_at: float
+    call_id: str
+    estimate: float | None
 
 
 @dataclass
@@ -120,6 +122,13 @@ class ResearchToolServer:
         reason = tool.approval_reason(parsed, tctx)
         if reason is None:
             return None
+        answered = self._answer(params, tool.name, parsed)
+        if answered is not None:
+            # The retry of a call whose question the user has answered (multi-round-trip).
+            pending, approved = answered
+            self._resolve(pending.call_id, approved, "mcp client user",
+                          pending.estimate if approved else None)
+            return None if approved else "the user did not approve this action"
         estimate = await tool.cost_estimate_usd(parsed, tctx)
         request = ApprovalRequested(request_id=call_id, name=tool.name,
                                     arguments=parsed.model_dump(mode="json"), reason=reason,
@@ -152,14 +161,6 @@ class ResearchToolServer:
         from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
         digest = _digest(name, request.arguments)
-        responses = getattr(params, "input_responses", None) or {}
-        state = getattr(params, "request_state", None)
-        if APPROVAL_KEY in responses and state in self.pending:
-            pending = self.pending.pop(state)
-            answer = responses[APPROVAL_KEY]
-            if pending.digest != digest:
-                return False  # an answer to another question never approves this one
-            return _accepted(answer)
         can_ask = ctx.session.check_client_capability(
             types.ClientCapabilities(elicitation=types.ElicitationCapability()))
         if not can_ask:
@@ -170,13 +171,30 @@ class ResearchToolServer:
             "required": ["approve"]}
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             token = pysecrets.token_urlsafe(16)
-            self.pending[token] = _Pending(digest, time.time())
+            # Questions never answered expire after an hour (a client may give up).
+            for key in [k for k, v in self.pending.items() if time.time() - v.asked_at > 3600]:
+                del self.pending[key]
+            self.pending[token] = _Pending(digest, time.time(), request.request_id,
+                                           request.cost_estimate_usd)
             ask = types.ElicitRequest(params=types.ElicitRequestFormParams(
                 message=message, requested_schema=schema))
             return types.InputRequiredResult(input_requests={APPROVAL_KEY: ask},
                                              request_state=token)
         result = await ctx.session.elicit_form(message, schema, ctx.request_id)
         return _accepted(result)
+
+    def _answer(self, params: Any, name: str, parsed: BaseModel
+                ) -> tuple[_Pending, bool] | None:
+        """(the question, approved?) when this call carries the user's answer to a question
+        this server asked; None otherwise. An answer approves only the very call it was
+        asked about, once."""
+        responses = getattr(params, "input_responses", None) or {}
+        state = getattr(params, "request_state", None)
+        if APPROVAL_KEY not in responses or state not in self.pending:
+            return None
+        pending = self.pending.pop(state)
+        same = pending.digest == _digest(name, parsed.model_dump(mode="json"))
+        return pending, same and _accepted(responses[APPROVAL_KEY])
 
     def _resolve(self, call_id: str, approved: bool, by: str, spend: float | None) -> None:
         if approved and spend:
