@@ -123,21 +123,20 @@ async def test_paid_compute_needs_the_users_approval(
 
     questions: list[str] = []
 
-    def answering(approve: bool) -> Any:
+    def answering(*answers: bool) -> Any:
+        replies = list(answers)
+
         async def elicit(context: Any, params: Any) -> types.ElicitResult:
             questions.append(params.message)
-            return types.ElicitResult(action="accept", content={"approve": approve})
+            return types.ElicitResult(action="accept", content={"approve": replies.pop(0)})
         return elicit
 
     async with Client(_params(workspace, literature, hf_url=hf_url), read_timeout_seconds=60,
-                      elicitation_callback=answering(False)) as client:
+                      elicitation_callback=answering(False, True)) as client:
         declined = await client.call_tool("jobs", PAID)
-    assert declined.is_error and "did not approve" in _text(declined)
-    assert "estimated cost: $" in questions[0].lower() and "cpu-basic" in questions[0]
-    assert not literature["hf"].fixture.jobs
-
-    async with Client(_params(workspace, literature, hf_url=hf_url), read_timeout_seconds=60,
-                      elicitation_callback=answering(True)) as client:
+        assert declined.is_error and "did not approve" in _text(declined)
+        assert "estimated cost: $" in questions[0].lower() and "cpu-basic" in questions[0]
+        assert not literature["hf"].fixture.jobs
         launched = await client.call_tool("jobs", PAID)
     assert not launched.is_error, _text(launched)
     assert len(literature["hf"].fixture.jobs) == 1
