@@ -167,9 +167,15 @@ def demo_cmd(
     workspace: WorkspaceOpt = None,
     sandbox: SandboxOpt = None,
     fast: Annotated[bool, typer.Option("--fast", help="Fewer seeds (for tests).")] = False,
+    llm: Annotated[bool, typer.Option("--llm", help="The LLM post-training demo instead: "
+                                      "synthesize, SFT, evaluate, compare.")] = False,
 ) -> None:
     """Play an offline research session on scikit-learn's digits: scripted model turns,
     real tool calls, real training, real numbers. Needs no API key."""
+    if llm:
+        from openintern.demo.llm_runner import run_llm_demo
+
+        raise typer.Exit(run_llm_demo(workspace=workspace, sandbox=sandbox, fast=fast))
     from openintern.demo.runner import run_demo
 
     raise typer.Exit(run_demo(workspace=workspace, sandbox=sandbox, fast=fast))
@@ -305,14 +311,16 @@ def config_cmd() -> None:
 
 
 # Commands implemented in their own modules (imports there are cheap: typer only).
+from openintern.evaluation.commands import eval_model_cmd  # noqa: E402
 from openintern.export.commands import export_cmd  # noqa: E402
 from openintern.mcp.commands import mcp_cmd  # noqa: E402
 
 app.command("mcp")(mcp_cmd)
 app.command("export")(export_cmd)
+app.command("eval-model")(eval_model_cmd)
 
 _COMMANDS = {"run", "resume", "sessions", "demo", "config", "runs", "reproduce", "serve", "mcp",
-             "export"}
+             "export", "eval-model"}
 
 
 def main() -> None:

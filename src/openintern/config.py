@@ -228,6 +228,14 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("OPENINTERN_RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN")
     )
 
+    # --- synthetic data (the synthesize tool) ------------------------------------------
+    generator_model: str | None = Field(
+        None, description="LiteLLM model the synthesize tool generates with (default: the "
+        "session's model)."
+    )
+    generator_api_base: str | None = Field(None, description="Base URL for generator_model.")
+    generator_api_key: SecretStr | None = Field(None, description="API key for generator_model.")
+
     # --- web ---------------------------------------------------------------------------
     web_host: str = "127.0.0.1"
     web_port: int = Field(8765, ge=1, le=65535)
@@ -304,6 +312,7 @@ class Settings(BaseSettings):
             "semantic_scholar_api_key",
             "ray_auth_token",
             "web_token",
+            "generator_api_key",
         ):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value():

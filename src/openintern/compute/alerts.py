@@ -1,9 +1,10 @@
 """Metric alerts: rules that notice a run going wrong and may stop it early.
 
-Three rules, each watching one metric: :class:`NonFinite` (NaN or inf appeared),
+Four rules, each watching one metric: :class:`NonFinite` (NaN or inf appeared),
 :class:`Divergence` (the value rose above ``factor`` × its running minimum, or rose for
-``patience`` consecutive points) and :class:`Plateau` (no improvement larger than ``eps``
-over the last ``patience`` points). A rule that fires yields an :class:`Alert` whose
+``patience`` consecutive points), :class:`Plateau` (no improvement larger than ``eps``
+over the last ``patience`` points) and :class:`RewardCollapse` (an RL run's reward spread
+vanished or its mean kept falling). A rule that fires yields an :class:`Alert` whose
 message is written for the agent; ``stop`` says whether the run should be cancelled.
 """
 
@@ -108,12 +109,53 @@ class Plateau:
                      f"{self.patience} points: the run has plateaued", self.stop)
 
 
-Rule = NonFinite | Divergence | Plateau
+@dataclass(frozen=True)
+class RewardCollapse:
+    """An RL run (GRPO and kin) lost its learning signal: ``std_metric`` stayed at or below
+    ``eps`` for ``patience`` consecutive points (every completion of a group gets the same
+    reward, so the advantages and the gradient are zero), or ``metric`` (the reward mean)
+    fell for ``mean_patience`` consecutive points."""
 
-DEFAULT_RULES: tuple[Rule, ...] = (NonFinite(), Divergence())
+    metric: str = "reward"
+    std_metric: str = "reward_std"
+    patience: int = 5
+    mean_patience: int = 10
+    eps: float = 1e-6
+    stop: bool = True
+
+    def check(self, name: str, series: Sequence[tuple[int, float]]) -> Alert | None:
+        """Fire on a flat spread (``std_metric``) or a falling mean (``metric``)."""
+        finite = [(s, v) for s, v in series if math.isfinite(v)]
+        if name == self.std_metric:
+            tail = finite[-self.patience:]
+            if len(tail) == self.patience and all(abs(v) <= self.eps for _, v in tail):
+                return Alert("reward_collapse", name, tail[-1][0],
+                             f"{name} has been {tail[-1][1]:.3g} for {self.patience} "
+                             f"consecutive points (through step {tail[-1][0]}): every "
+                             "completion in a group gets the same reward, so the policy "
+                             "gets no gradient. Check the reward function (is it "
+                             "constant or always 0?), raise temperature or num_generations, "
+                             "or make the task easier", self.stop)
+            return None
+        values = [v for _, v in finite[-(self.mean_patience + 1):]]
+        if len(values) == self.mean_patience + 1 and all(
+                b < a for a, b in itertools.pairwise(values)):
+            return Alert("reward_collapse", name, finite[-1][0],
+                         f"{name} fell for {self.mean_patience} consecutive points (now "
+                         f"{values[-1]:.4g} from {values[0]:.4g}): the policy is getting "
+                         "worse (reward hacking stopped paying, KL too loose, or the "
+                         "learning rate is too high)", self.stop)
+        return None
+
+
+Rule = NonFinite | Divergence | Plateau | RewardCollapse
+
+DEFAULT_RULES: tuple[Rule, ...] = (NonFinite(), Divergence(), RewardCollapse())
 
 
 def _watches(rule: Rule, name: str) -> bool:
+    if isinstance(rule, RewardCollapse):
+        return name in (rule.metric, rule.std_metric)
     if rule.metric == "*":
         return "loss" in name.lower()
     return rule.metric == name
@@ -142,7 +184,7 @@ def rules_from_spec(spec: Sequence[dict[str, object]] | None) -> list[Rule]:
     if spec is None:
         return list(DEFAULT_RULES)
     kinds: dict[str, type[Rule]] = {"nan": NonFinite, "divergence": Divergence,
-                                    "plateau": Plateau}
+                                    "plateau": Plateau, "reward_collapse": RewardCollapse}
     rules: list[Rule] = []
     for item in spec:
         data = dict(item)

@@ -76,3 +76,21 @@ class MetricPointRow(Base):
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     special: Mapped[str | None] = mapped_column(String(8), nullable=True)
     ts: Mapped[float] = mapped_column(Float, default=time.time)
+
+
+class DataArtifactRow(Base):
+    """A dataset the session made (synthetic data): where it is, its content fingerprint
+    and its card, so an experiment's lineage shows what a model trained on."""
+
+    __tablename__ = "data_artifacts"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(32), index=True, default="")
+    name: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(32), default="synthetic")
+    path: Mapped[str] = mapped_column(Text, default="")
+    # fingerprint_data()'s hash of the file: equal to what an experiment using it records.
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True, default="")
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    card: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[float] = mapped_column(Float, default=time.time)

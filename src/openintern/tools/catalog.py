@@ -36,6 +36,17 @@ def compute_tools() -> list[Tool[Any]]:
     return [Jobs(), Experiment(), Sweep()]
 
 
+def posttraining_tools() -> list[Tool[Any]]:
+    """LLM post-training: TRL recipes, benchmark evaluation, synthetic data, publishing."""
+    from openintern.tools.evaluate import Evaluate
+    from openintern.tools.publish import PushToHub
+    from openintern.tools.synthesize import Synthesize
+    from openintern.tools.train import Train
+
+    return [Train(), Evaluate(), Synthesize(), PushToHub()]
+
+
 def default_registry() -> ToolRegistry:
     """Every tool of the main agent."""
-    return ToolRegistry([*core_tools(), *research_tools(), *compute_tools()])
+    return ToolRegistry([*core_tools(), *research_tools(), *compute_tools(),
+                         *posttraining_tools()])
