@@ -74,7 +74,7 @@ def test_llm_demo_trains_evaluates_and_compares(tmp_path: Path) -> None:
 
     # The synthetic set is a ledger data artifact, and the training run's lineage shows it.
     artifacts = DataArtifacts(store())
-    (synthetic,) = artifacts.list()
+    (synthetic,) = artifacts.all()
     assert synthetic.card["counts"]["invalid"] > 0 and synthetic.card["counts"]["kept"] > 400
     assert synthetic.id in {a.id for a in artifacts.lineage(train)}
     assert (ws / "data" / "synthetic.jsonl.card.md").read_text().startswith("# largest-number")
@@ -172,7 +172,7 @@ def test_synthesis_killed_midway_resumes_without_losing_anything(tmp_path: Path)
     assert sorted(set(tasks)) == list(range(120)) and len(tasks) == len(set(tasks))
     assert after == 120 - len(kept), "the resume must redo no finished call"
     rows = (ws / "data" / "synth.jsonl").read_text().splitlines()
-    (artifact,) = DataArtifacts(store()).list()
+    (artifact,) = DataArtifacts(store()).all()
     counts = artifact.card["counts"]
     assert counts["calls"] == 120 and counts["written"] == len(rows) == 3 * counts["kept"]
     assert counts["invalid"] + counts["exact_duplicates"] > 0

@@ -8,7 +8,7 @@ sandboxed job on the chosen backend, and prints the result with its CI and condi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,6 +34,8 @@ def eval_model_cmd(
         "--train-data", help="Training file to check for contamination (repeatable).")] = None,
     threshold: Annotated[float, typer.Option(help="Contamination share that flags.")] = 0.01,
     backend: Annotated[str, typer.Option(help="local, ray or hf.")] = "local",
+    flavor: Annotated[str | None, typer.Option(help="hf: hardware flavor, e.g. "
+                                               "a10g-small.")] = None,
     workspace: Annotated[Path | None, typer.Option("--workspace", "-w", help="Workspace "
                                                    "(default: current directory).")] = None,
     sandbox: Annotated[str | None, typer.Option(help="bwrap (default) or none.")] = None,
@@ -78,8 +80,14 @@ def eval_model_cmd(
         contamination_threshold=threshold, timeout_s=timeout_s)
     try:
         job_backend = make_backend(backend, settings, ws, make_sandbox(settings, ws))
+        hardware: dict[str, Any] = {}
+        if backend == "hf":
+            from openintern.training.recipes import EVAL_REQUIREMENTS
+
+            hardware = {"pip": list(EVAL_REQUIREMENTS), "flavor": flavor}
         with console.status(f"evaluating {model} on {task} ({backend} job)…"):
-            outcome = asyncio.run(evaluate(Ledger(store), info.id, req, job_backend, ws))
+            outcome = asyncio.run(evaluate(Ledger(store), info.id, req, job_backend, ws,
+                                           **hardware))
     except (EvaluationError, JobBackendError, SandboxError) as exc:
         err.print(f"[bold red]error:[/bold red] {exc}")
         raise typer.Exit(1) from None

@@ -323,9 +323,9 @@ def finish_evaluation(ledger: Ledger, exp_id: str, workspace: Path) -> EvalOutco
 
 
 async def evaluate(ledger: Ledger, session_id: str, req: EvalRequest, backend: JobBackend,
-                   workspace: Path, *, poll_s: float = 0.5) -> EvalOutcome:
+                   workspace: Path, *, poll_s: float = 0.5, **hardware: Any) -> EvalOutcome:
     """Start an evaluation, wait for its job, and record the result."""
-    exp = await start_evaluation(ledger, session_id, req, backend, workspace)
+    exp = await start_evaluation(ledger, session_id, req, backend, workspace, **hardware)
     exp = await wait_until_done(ledger, exp.id, backend, timeout_s=req.timeout_s,
                                 poll_s=poll_s)
     return await asyncio.to_thread(finish_evaluation, ledger, exp.id, workspace)

@@ -64,7 +64,7 @@ class DataArtifacts:
             db.flush()
             return _artifact(row)
 
-    def list(self, session_id: str | None = None) -> list[DataArtifact]:
+    def all(self, session_id: str | None = None) -> list[DataArtifact]:
         """Registered datasets, oldest first."""
         query = select(DataArtifactRow).order_by(DataArtifactRow.created_at)
         if session_id is not None:

@@ -34,7 +34,6 @@ class GeneratorModel:
     client: LiteLLMClient
     store: Store | None
     session_id: str | None
-    temperature: float = 1.0
 
     async def complete(self, task: GenerationTask) -> ModelReply:
         """One generation call; its usage is added to the session's totals."""

@@ -175,7 +175,7 @@ def data_card(spec: SynthesisSpec, run: GenerationRun, counts: Counts, generator
 
 {spec.task}
 
-- generator model: `{generator}`, temperature {spec.temperature:g}, seed {spec.seed}
+- generator model: `{generator}` (provider-default sampling), seed {spec.seed}
 - requested: {spec.n} candidates, {spec.per_call} per call, {spec.shots} seed examples shown
   per call (of {len(spec.seed_examples)} given); diversity axes: {axes}
 - upsampled ×{spec.upsample}; decontaminated against: \

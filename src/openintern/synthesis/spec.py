@@ -25,7 +25,6 @@ class SynthesisSpec(BaseModel):
     per_call: int = Field(5, ge=1, le=50)
     shots: int = Field(3, ge=0, le=20)
     model: str | None = None
-    temperature: float = Field(1.0, ge=0, le=2)
     seed: int = 0
     upsample: int = Field(1, ge=1, le=1000)
     decontaminate: list[str] = Field(default_factory=list)
@@ -35,7 +34,7 @@ class SynthesisSpec(BaseModel):
     def fingerprint(self) -> str:
         """Hash of everything that shapes the raw generations (not the post-processing)."""
         keys = ("task", "json_schema", "seed_examples", "axes", "n", "per_call", "shots",
-                "model", "temperature", "seed")
+                "model", "seed")
         data = json.dumps(self.model_dump(include=set(keys)), sort_keys=True, default=str)
         return hashlib.sha256(data.encode()).hexdigest()[:16]
 

@@ -130,8 +130,13 @@ class Evaluate(Tool[EvaluateParams]):
             train_data=p.train_data, contamination_threshold=p.threshold, name=p.name,
             parent_id=p.parent_id, timeout_s=p.timeout_s)
         backend = get_backend(ctx, p.backend)
+        hardware = p.hardware()
+        if backend.name == "hf" and not p.pip:
+            from openintern.training.recipes import EVAL_REQUIREMENTS
+
+            hardware["pip"] = list(EVAL_REQUIREMENTS)
         exp = await start_evaluation(ledger, ctx.session_id, req, backend, ctx.workspace,
-                                     **p.hardware())
+                                     **hardware)
         if p.wait_s > 0:
             exp = await wait_until_done(ledger, exp.id, backend, timeout_s=p.wait_s)
         if not exp.done:

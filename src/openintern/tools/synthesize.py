@@ -26,7 +26,6 @@ class SynthesizeParams(BaseModel):
     per_call: int = Field(5, ge=1, le=50, description="Examples per model call.")
     model: str | None = Field(None, description="LiteLLM model (default: the configured "
                               "generator model, else the session's).")
-    temperature: float = Field(1.0, ge=0, le=2)
     seed: int = 0
     upsample: int = Field(1, ge=1, le=1000, description="Repeat each kept example k times.")
     decontaminate: list[str] = Field(default_factory=list,
@@ -76,8 +75,7 @@ class Synthesize(Tool[SynthesizeParams]):
                                retry_max_delay_s=s.retry_max_delay_s)
         store = ctx.services.get("store")
         store = store if isinstance(store, Store) else None
-        generator = GeneratorModel(client, store, ctx.session_id if store else None,
-                                   params.temperature)
+        generator = GeneratorModel(client, store, ctx.session_id if store else None)
         tasks = plan(spec)
         try:
             run = await generate(tasks, generator, work / "raw.jsonl",

@@ -35,7 +35,8 @@ class TrainParams(HardwareFields):
     recipe: Literal["sft", "dpo", "grpo"] = Field(description="sft: prompt/completion or "
                                                   "messages; dpo: prompt/chosen/rejected; "
                                                   "grpo: prompt + reward.")
-    dataset: list[str] = Field(min_length=1, description="Training files in the workspace.")
+    dataset: list[str] = Field(min_length=1, description="Training files in the workspace "
+                               "(or hf://datasets/<id>[:split], e.g. for backend=hf).")
     model: str | None = Field(None, description="Hub id or checkpoint folder.")
     init: dict[str, Any] | None = Field(None, description="Instead of model: a scratch "
                                         "Llama {vocab_size, hidden_size, layers, heads}.")
@@ -95,8 +96,9 @@ class Train(Tool[TrainParams]):
         if params.recipe == "grpo" and not params.reward:
             raise ToolError("grpo needs a reward")
         for path in params.dataset:
-            if not ctx.resolve_path(path).is_file():
-                raise ToolError(f"dataset {path!r} not found in the workspace")
+            if not path.startswith("hf://datasets/") and not ctx.resolve_path(path).is_file():
+                raise ToolError(f"dataset {path!r} not found in the workspace (a Hub "
+                                "dataset is hf://datasets/<id>)")
         slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", params.name or params.recipe).strip("-")[:40]
         run_id = uuid.uuid4().hex[:6]
         out = ctx.resolve_path(params.output_dir or f"runs/{slug}-{run_id}")
@@ -119,11 +121,17 @@ class Train(Tool[TrainParams]):
                 command=f"python recipes/{params.recipe}.py --config {rel}",
                 hypothesis=params.hypothesis, config={"recipe": params.recipe, **config},
                 seed=params.seed, parent_id=params.parent_id, workdir=str(ctx.workspace),
-                data_paths=params.dataset, primary_metric=metric, mode=mode,
+                data_paths=[d for d in params.dataset if not d.startswith("hf://")],
+                primary_metric=metric, mode=mode,
                 alert_rules=_GRPO_ALERTS if params.recipe == "grpo" else None)
+            hardware = params.hardware()
+            if (params.backend or ctx.settings.job_backend) == "hf" and not params.pip:
+                from openintern.training.recipes import TRAIN_REQUIREMENTS
+
+                hardware["pip"] = list(TRAIN_REQUIREMENTS)
             exp = await launch(ledger, exp.id, get_backend(ctx, params.backend),
                                ctx.workspace, timeout_s=params.timeout_s, gpus=params.gpus,
-                               **params.hardware())
+                               **hardware)
         except (LedgerError, JobBackendError) as exc:
             raise ToolError(str(exc)) from None
         artifacts = [str(out / "final")] + ([str(out / "initial")] if params.init else [])

@@ -11,6 +11,10 @@ import hashlib
 from importlib import resources
 from pathlib import Path
 
+#: What a remote job (HF Jobs' python image) installs to run the recipes.
+TRAIN_REQUIREMENTS = ("torch", "transformers>=5.24,<6", "trl>=1.16,<2", "peft>=0.21,<1",
+                      "accelerate>=1.15,<2", "datasets>=5.2,<6", "tokenizers>=0.23,<1")
+EVAL_REQUIREMENTS = (*TRAIN_REQUIREMENTS, "inspect-ai>=0.3.285,<0.4", "inspect-evals>=0.26,<1")
 RECIPE_FILES = ("common.py", "sft.py", "dpo.py", "grpo.py", "rewards.py", "evaluate.py")
 RECIPES_DIR = "recipes"
 _STAMP = ".openintern-recipes"

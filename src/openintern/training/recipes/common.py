@@ -122,12 +122,20 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
 
 
 def load_dataset(paths: str | list[str], seed: int, template: str | None = None) -> Any:
-    """A shuffled ``datasets.Dataset`` from one or more local files (concatenated),
-    rendered with ``template`` (see :func:`render_rows`)."""
+    """A shuffled ``datasets.Dataset`` from one or more local files, or Hub datasets
+    named ``hf://datasets/<id>[:split]`` (concatenated), rendered with ``template``
+    (see :func:`render_rows`)."""
     from datasets import Dataset
 
     rows: list[dict[str, Any]] = []
     for path in [paths] if isinstance(paths, str) else paths:
+        if str(path).startswith("hf://datasets/"):
+            # A Hub dataset (remote backends: data does not ship with the code).
+            from datasets import load_dataset as hub_dataset
+
+            name, _, split = str(path).removeprefix("hf://datasets/").partition(":")
+            rows += list(hub_dataset(name, split=split or "train"))
+            continue
         rows += read_rows(path)
     if not rows:
         raise SystemExit("the training data is empty")
