@@ -53,7 +53,7 @@ def test_llm_demo_trains_evaluates_and_compares(tmp_path: Path) -> None:
         if live_loss is None and (db := Path(os.environ["OPENINTERN_DATA_DIR"])
                                   / "openintern.db").exists():
             try:
-                for exp in _by_name("largest-sft"):
+                for exp in _by_name("ranges-sft"):
                     points = _ledger().series(exp.id, "loss")
                     if exp.status == "running" and points:
                         live_loss = points
@@ -65,7 +65,7 @@ def test_llm_demo_trains_evaluates_and_compares(tmp_path: Path) -> None:
     assert process.returncode == 0, output[-4000:]
     assert live_loss, "no loss reached the ledger while the training job was running"
 
-    (train,) = _by_name("largest-sft")
+    (train,) = _by_name("ranges-sft")
     loss = _ledger().series(train.id, "loss")
     assert train.status == "succeeded" and len(loss) >= 3
     assert loss[-1].value < loss[0].value / 2, [p.value for p in loss]
@@ -77,7 +77,7 @@ def test_llm_demo_trains_evaluates_and_compares(tmp_path: Path) -> None:
     (synthetic,) = artifacts.all()
     assert synthetic.card["counts"]["invalid"] > 0 and synthetic.card["counts"]["kept"] > 400
     assert synthetic.id in {a.id for a in artifacts.lineage(train)}
-    assert (ws / "data" / "synthetic.jsonl.card.md").read_text().startswith("# largest-number")
+    assert (ws / "data" / "synthetic.jsonl.card.md").read_text().startswith("# number-ranges")
 
     (base,) = _by_name("eval baseline")
     (trained,) = _by_name("eval trained")

@@ -27,9 +27,9 @@ from openintern.render import TerminalRenderer
 from openintern.sandbox.base import SandboxError
 
 LLM_DEMO_TASK = (
-    "Teach a small language model to answer 'which number is the largest?' multiple-choice "
-    "questions, using the instruction data in data/ plus synthetic examples, and show on "
-    "the held-out set data/eval.jsonl whether it really improved."
+    "Teach a small language model to answer 'in which range is this number?' "
+    "multiple-choice questions, using the instruction data in data/ plus synthetic "
+    "examples, and show on the held-out set data/eval.jsonl whether it really improved."
 )
 
 
@@ -54,7 +54,7 @@ def run_llm_demo(*, workspace: Path | None = None, sandbox: str | None = None,
         "called, no key needed);\nsynthesis, training, evaluation and statistics below are "
         f"[bold]real[/bold].\nworkspace: {ws}", border_style="cyan"))
     chosen = _choose_sandbox(sandbox, console)
-    responder = LLMDemoResponder(synthetic=600 if fast else 1200, steps=80 if fast else 120,
+    responder = LLMDemoResponder(synthetic=600 if fast else 1200, steps=100 if fast else 150,
                                  eval_limit=120 if fast else 200)
     with ScriptedServer(responder) as server:
         settings = Settings(model="openai/scripted", api_base=server.base_url,

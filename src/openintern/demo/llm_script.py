@@ -94,6 +94,12 @@ class LLMDemoResponder:
         self.steps = steps
         self.eval_limit = eval_limit
         self.generation_delay_s = generation_delay_s
+        # What a model keeps in mind once old tool outputs are masked: the ids it saw.
+        self._training: tuple[str, str, str, str] | None = None
+        self._trained = False
+        self._asked_evals = False
+        self._evals: list[str] = []
+        self._comparison: str | None = None
 
     def __call__(self, body: dict[str, Any], index: int) -> Step:
         """The next reply, from the conversation the request carries."""
@@ -123,11 +129,13 @@ class LLMDemoResponder:
             "I synthesize more, decontaminated against the evaluation set.",
             tool_calls=[
                 _call("shell", command=CLEAN, timeout_s=60),
-                _call("synthesize", name="largest-number", task="Multiple-choice questions: "
-                      "which of four two-digit numbers is the largest; answer is the letter "
-                      "of the largest.", json_schema=SCHEMA, seed_examples=seeds,
-                      axes={"wording": ["which is largest", "pick the biggest",
-                                        "greatest value"], "spread": ["close", "far"]},
+                _call("synthesize", name="number-ranges", task="Multiple-choice questions: "
+                      "in which of four ranges (1000-2999, 3000-4999, 5000-6999, 7000-9999, "
+                      "in that order) is a four-digit number; answer is the range's "
+                      "letter.", json_schema=SCHEMA, seed_examples=seeds,
+                      axes={"wording": ["in which range", "which range contains",
+                                        "where does it fall"],
+                            "numbers": ["low", "middle", "high"]},
                       n=self.synthetic, per_call=20, seed=0, upsample=2,
                       decontaminate=["data/eval.jsonl"], output="data/synthetic.jsonl",
                       concurrency=8),
@@ -140,7 +148,7 @@ class LLMDemoResponder:
             text=PREFIX + "Training a 2-layer Llama (built from a config, tokenizer trained "
             "on the data) with the SFT recipe, as a detached job in the sandbox.",
             tool_calls=[_call(
-                "train", recipe="sft", name="largest-sft",
+                "train", recipe="sft", name="ranges-sft",
                 hypothesis="SFT on clean + synthetic data teaches a tiny model the task",
                 init={"vocab_size": 512, "hidden_size": 128, "layers": 2, "heads": 4},
                 dataset=["data/instructions.clean.jsonl", "data/synthetic.jsonl"],
@@ -157,44 +165,54 @@ class LLMDemoResponder:
                      name=name, parent_id=parent, wait_s=1200, timeout_s=1200)
 
     def _after_training(self, tools: list[str]) -> Step:
-        exp = _first(tools, r"Training experiment (\w+)")
-        job = _first(tools, r"job (\S+); config")
-        final = _first(tools, r"Final model: (\S+?);")
-        initial = _first(tools, r"untrained start: (\S+?)\. Wait")
-        if not (exp and job and final and initial):
-            return Step(text=PREFIX + "Training did not start; see the error above.")
-        waits = [t for t in tools if t.startswith("wait returned")]
-        state = re.findall(r"local:\S+ (\w+)", waits[-1]) if waits else []
-        if not state or state[0] not in TERMINAL:
-            if len(waits) >= 40:
-                return Step(text=PREFIX + "Training takes too long; stopping here.")
-            return Step(text="" if waits else PREFIX + "Waiting for the training job.",
-                        tool_calls=[_call("jobs", operation="wait", job_ids=[job],
-                                          wait_timeout_s=60)])
-        if state[0] != "succeeded":
-            return Step(text=PREFIX + f"The training job {state[0]}; see its log.")
-        evals = [t for t in tools if t.startswith("Evaluation ")]
-        if len(evals) < 2:
-            if not evals:
-                return Step(text=PREFIX + "Training finished. Now the same evaluation, same "
-                            "settings, for the untrained start and the trained model.",
-                            tool_calls=[self._evaluate(initial, "eval baseline", exp),
-                                        self._evaluate(final, "eval trained", exp), _plan(3)])
-            return Step(text=PREFIX + "An evaluation failed; see the error above.")
-        ids = [re.match(r"Evaluation (\w+)", t) for t in evals[-2:]]
+        if self._training is None:
+            exp = _first(tools, r"Training experiment (\w+)")
+            job = _first(tools, r"job (\S+); config")
+            final = _first(tools, r"Final model: (\S+?);")
+            initial = _first(tools, r"untrained start: (\S+?)\. Wait")
+            if not (exp and job and final and initial):
+                return Step(text=PREFIX + "Training did not start; see the error above.")
+            self._training = (exp, job, final, initial)
+        exp, job, final, initial = self._training
+        if not self._trained:
+            waits = [t for t in tools if t.startswith("wait returned")]
+            state = re.findall(r"local:\S+ (\w+)", waits[-1]) if waits else []
+            if not state or state[0] not in TERMINAL:
+                if len(waits) >= 20:
+                    return Step(text=PREFIX + "Training takes too long; stopping here.")
+                return Step(text="" if waits else PREFIX + "Waiting for the training job.",
+                            tool_calls=[_call("jobs", operation="wait", job_ids=[job],
+                                              wait_timeout_s=600)])
+            if state[0] != "succeeded":
+                return Step(text=PREFIX + f"The training job {state[0]}; see its log.")
+            self._trained = True
+        if not self._asked_evals:
+            self._asked_evals = True
+            return Step(text=PREFIX + "Training finished. Now the same evaluation, same "
+                        "settings, for the untrained start and the trained model.",
+                        tool_calls=[self._evaluate(initial, "eval baseline", exp),
+                                    self._evaluate(final, "eval trained", exp), _plan(3)])
+        if not self._evals:
+            found = [t for t in tools if t.startswith("Evaluation ")]
+            if len(found) < 2:
+                return Step(text=PREFIX + "An evaluation failed; see the error above.")
+            self._evals = found[-2:]
+        ids = [re.match(r"Evaluation (\w+)", t) for t in self._evals]
         base, cand = (m.group(1) for m in ids if m)
-        comparisons = [t for t in tools if t.startswith("Comparison on")]
-        if not comparisons:
-            return Step(text=PREFIX + "Comparing the two on the same samples.",
-                        tool_calls=[_call("evaluate", operation="compare",
-                                          experiment_id=cand, baseline_id=base), _plan(4)])
-        if not any(t.startswith("Concluded") for t in tools):
+        if self._comparison is None:
+            found = [t for t in tools if t.startswith("Comparison on")]
+            if not found:
+                return Step(text=PREFIX + "Comparing the two on the same samples.",
+                            tool_calls=[_call("evaluate", operation="compare",
+                                              experiment_id=cand, baseline_id=base),
+                                        _plan(4)])
+            self._comparison = found[-1]
             return Step(text=PREFIX + "Recording the conclusion.",
                         tool_calls=[_call("experiment", operation="conclude",
                                           experiment_id=cand, best=True,
-                                          conclusion=comparisons[-1].splitlines()[0]),
+                                          conclusion=self._comparison.splitlines()[0]),
                                     _plan(5)])
-        return Step(text=PREFIX + self._conclusion(comparisons[-1], evals[-2:]))
+        return Step(text=PREFIX + self._conclusion(self._comparison, self._evals))
 
     @staticmethod
     def _conclusion(comparison: str, evals: list[str]) -> str:

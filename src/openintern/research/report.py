@@ -106,6 +106,13 @@ def run_detail(ledger: Ledger, exp_id: str) -> RenderableType:
                            for k, v in e.data_fingerprint.items())),
         ("cost", f"${e.cost_usd:.2f}"), ("conclusion", e.conclusion),
     ]
+    from openintern.research.artifacts import DataArtifacts
+
+    lineage = DataArtifacts(ledger.store).lineage(e)
+    if lineage:
+        rows.insert(-2, ("trained on", "; ".join(
+            f"{a.kind} data artifact {a.id} {a.name} ({a.rows} rows, {a.path})"
+            for a in lineage)))
     for key, value in rows:
         if value:
             info.add_row(key, value)
