@@ -41,6 +41,7 @@ def _by_name(name: str) -> list[ExperimentRecord]:
     return [e for e in _ledger().experiments() if e.name == name]
 
 
+@pytest.mark.timeout(1800)
 def test_llm_demo_trains_evaluates_and_compares(tmp_path: Path) -> None:
     ws = tmp_path / "demo"
     env = intern_env("http://127.0.0.1:9/v1", COLUMNS="220")
@@ -138,6 +139,7 @@ class SynthesisModel:
                                                      "arguments": self.arguments}])
 
 
+@pytest.mark.timeout(900)
 def test_synthesis_killed_midway_resumes_without_losing_anything(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     write_jsonl(ws / "data" / "eval.jsonl", eval_rows())
@@ -200,6 +202,7 @@ class TrainingModel:
         return Step(text="Both runs are over.")
 
 
+@pytest.mark.timeout(1200)
 def test_grpo_reward_collapse_alert_stops_the_run_and_dpo_trains(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     prompts = [{"prompt": [{"role": "user", "content": TEMPLATE.format(
