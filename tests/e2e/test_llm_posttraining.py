@@ -181,7 +181,7 @@ def test_synthesis_killed_midway_resumes_without_losing_anything(tmp_path: Path)
 
 
 class TrainingModel:
-    """Starts a GRPO run with a constant reward and a DPO run, then waits for both."""
+    """Starts a GRPO run with a constant reward and a DPO (LoRA) run, waits for both."""
 
     def __init__(self, grpo: dict[str, Any], dpo: dict[str, Any]) -> None:
         self.grpo, self.dpo = grpo, dpo
@@ -203,7 +203,7 @@ class TrainingModel:
 
 
 @pytest.mark.timeout(1200)
-def test_grpo_reward_collapse_alert_stops_the_run_and_dpo_trains(tmp_path: Path) -> None:
+def test_grpo_reward_collapse_alert_stops_the_run_and_dpo_lora_trains(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     prompts = [{"prompt": [{"role": "user", "content": TEMPLATE.format(
         question=r["input"], choices="\n".join(f"{'ABCD'[i]}) {c}"
@@ -220,6 +220,7 @@ def test_grpo_reward_collapse_alert_stops_the_run_and_dpo_trains(tmp_path: Path)
                 "max_steps": 200, "batch_size": 4, "num_generations": 4,
                 "max_completion_length": 6, "logging_steps": 1, "learning_rate": 1e-4}}
     dpo = {"recipe": "dpo", "name": "dpo-small", "dataset": ["data/prefs.jsonl"], "init": tiny,
+           "lora": {"r": 4, "lora_alpha": 8},
            "hyperparameters": {"max_steps": 8, "batch_size": 8, "logging_steps": 2,
                                "learning_rate": 1e-3, "max_length": 96}}
     with ScriptedServer(TrainingModel(grpo, dpo)) as server:
@@ -234,7 +235,10 @@ def test_grpo_reward_collapse_alert_stops_the_run_and_dpo_trains(tmp_path: Path)
     assert max(p.step for p in spread) < 200
     (pref,) = _by_name("dpo-small")
     assert pref.status == "succeeded", pref.status_detail
-    assert _ledger().series(pref.id, "loss") and (Path(pref.artifacts[0])).is_dir()
+    assert _ledger().series(pref.id, "loss")
+    final = Path(pref.artifacts[0])
+    assert (final / "config.json").exists()  # the LoRA adapter merged into a full model
+    assert (final.parent / "adapter" / "adapter_config.json").exists()
 
 
 def test_push_to_hub_waits_for_approval(tmp_path: Path) -> None:

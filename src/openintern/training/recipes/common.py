@@ -317,9 +317,16 @@ def common_arguments(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def finish(trainer: Any, config: dict[str, Any], started: float) -> Path:
-    """Save the final model and tokenizer to ``<output_dir>/final``; log the run time."""
-    final = Path(config["output_dir"]) / "final"
-    trainer.save_model(str(final))
+    """Save the final model and tokenizer to ``<output_dir>/final`` (a LoRA run: the
+    adapter to ``<output_dir>/adapter`` and the merged model to ``final``, so evaluation
+    loads it like any checkpoint); log the run time."""
+    out = Path(config["output_dir"])
+    final = out / "final"
+    model = trainer.model
+    if hasattr(model, "merge_and_unload"):  # a peft model
+        model.save_pretrained(str(out / "adapter"))
+        model = model.merge_and_unload()
+    model.save_pretrained(str(final))
     processing = getattr(trainer, "processing_class", None)
     if processing is not None:
         processing.save_pretrained(str(final))
