@@ -143,13 +143,16 @@ class TextIndex:
         self._windows: dict[int, set[tuple[str, ...]]] = {}
         self._exact: set[str] = set()
         self._lsh = MinHashLSH(threshold=near_threshold, num_perm=_NUM_PERM)
+        self._signatures: list[Any] = []
         for i, tokens in enumerate(self._tokens):
             if len(tokens) < n:
                 self._short.setdefault(len(tokens), set()).add(tuple(tokens))
             else:
                 self._grams |= ngrams(tokens, n)
             self._exact.add(" ".join(tokens))
-            self._lsh.insert(str(i), _minhash(tokens), check_duplication=False)
+            signature = _minhash(tokens)
+            self._signatures.append(signature)
+            self._lsh.insert(str(i), signature, check_duplication=False)
 
     def __len__(self) -> int:
         return len(self._tokens)
@@ -181,8 +184,13 @@ class TextIndex:
         return " ".join(tokens) in self._exact
 
     def near_hit(self, tokens: Sequence[str]) -> bool:
-        """Whether a near duplicate (MinHash Jaccard above the threshold) is indexed."""
-        return bool(tokens) and bool(self._tokens) and bool(self._lsh.query(_minhash(tokens)))
+        """Whether a near duplicate (estimated Jaccard at or above the threshold) is
+        indexed. LSH only proposes candidates; each is checked against its signature."""
+        if not tokens or not self._tokens:
+            return False
+        signature = _minhash(tokens)
+        return any(signature.jaccard(self._signatures[int(key)]) >= self.near_threshold
+                   for key in self._lsh.query(signature))
 
     def hits(self, text: str) -> tuple[bool, bool, bool]:
         """(n-gram, exact, near) for one text."""

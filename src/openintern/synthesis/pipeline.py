@@ -89,6 +89,7 @@ def deduplicate(rows: list[dict[str, Any]], near_threshold: float
             unique.append(row)
     exact = len(rows) - len(unique)
     lsh = MinHashLSH(threshold=near_threshold, num_perm=64)
+    signatures: dict[str, Any] = {}
     kept = []
     for i, row in enumerate(unique):
         tokens = words(text_of(row))
@@ -96,8 +97,11 @@ def deduplicate(rows: list[dict[str, Any]], near_threshold: float
             kept.append(row)
             continue
         signature = _minhash(tokens)
-        if lsh.query(signature):
+        # LSH proposes candidates; only a checked estimate above the threshold counts.
+        if any(signature.jaccard(signatures[k]) >= near_threshold
+               for k in lsh.query(signature)):
             continue
+        signatures[str(i)] = signature
         lsh.insert(str(i), signature, check_duplication=False)
         kept.append(row)
     return kept, exact, len(unique) - len(kept)
