@@ -90,3 +90,30 @@ def test_reward_collapse_fires_on_zero_spread_and_falling_mean_only() -> None:
     assert check_alerts(_series("reward", [0.5, 0.4, 0.6, 0.3] * 3)) == []
     rules = rules_from_spec([{"rule": "reward_collapse", "patience": 2, "stop": False}])
     assert rules == [RewardCollapse(patience=2, stop=False)]
+
+
+def test_registry_benchmarks_are_wired_to_installed_inspect_evals_tasks(tmp_path) -> None:
+    """The standard benchmarks download their data when they run, so only the wiring is
+    tested offline: each name maps to a task function inspect_evals really has, and the
+    recorded conditions name the installed release."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    from openintern.evaluation.conditions import REGISTRY
+    from openintern.evaluation.runner import EvalRequest, build_conditions
+
+    spec = importlib.util.find_spec("inspect_evals._registry")
+    if spec is None or spec.origin is None:
+        pytest.skip("inspect_evals is not installed (the llm extra)")
+    tree = ast.parse(Path(spec.origin).read_text())
+    exported = {alias.asname or alias.name for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) for alias in node.names}
+    for short, full in REGISTRY.items():
+        assert full.removeprefix("inspect_evals/") in exported, short
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "config.json").write_text("{}")
+    conditions, job = build_conditions(EvalRequest(model="m", task="gpqa_diamond"), tmp_path)
+    assert job["registry"] and job["task"] == "inspect_evals/gpqa_diamond"
+    assert conditions.benchmark_version.startswith("inspect_evals==0.")
+    assert conditions.model_fingerprint.startswith("sha256:")
