@@ -101,7 +101,7 @@ class TerminalRenderer:
                 lines = [ln for ln in event.preview.strip().splitlines()[1:] if ln.strip()]
                 for line in lines[-4:]:
                     c.print(f"      [dim]{escape(line[:160])}[/dim]")
-            elif event.name in ("experiment", "sweep"):
+            elif event.name in ("experiment", "sweep", "evaluate", "synthesize", "train"):
                 # Results tables are what the user wants to see from these.
                 for line in event.preview.strip().splitlines()[:10]:
                     c.print(f"      [dim]{escape(line[:160])}[/dim]")

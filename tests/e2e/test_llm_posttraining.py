@@ -96,7 +96,7 @@ def test_llm_demo_trains_evaluates_and_compares(tmp_path: Path) -> None:
     assert trained.final_metrics["accuracy_ci_low"] > base.final_metrics["accuracy_ci_high"]
     assert trained.final_metrics["mcnemar_p"] < 0.05
     assert trained.is_best and "difference" in trained.conclusion
-    assert "Comparison on eval.jsonl" in output and "contamination check found no overlap" in output
+    assert "paired difference is" in output and "contamination check found no overlap" in output
 
     # intern eval-model on the trained model, with the evaluation set planted in the
     # training data: the contamination is detected, recorded and flagged.

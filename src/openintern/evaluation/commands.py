@@ -27,6 +27,8 @@ def eval_model_cmd(
     seed: Annotated[int, typer.Option(help="Seed (recorded).")] = 0,
     temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.0,
     max_tokens: Annotated[int, typer.Option(help="Tokens per answer.")] = 16,
+    template: Annotated[str | None, typer.Option(help="mc prompt with {question} {choices} "
+                                                 "{letters} (default inspect's).")] = None,
     judge: Annotated[str | None, typer.Option(help="Grader model (judged tasks).")] = None,
     revision: Annotated[str | None, typer.Option(help="Hub revision to pin.")] = None,
     api_base: Annotated[str | None, typer.Option(help="Endpoint base URL.")] = None,
@@ -76,7 +78,8 @@ def eval_model_cmd(
         model=model, task=task, kind=kind, split=split, limit=limit,  # type: ignore[arg-type]
         seed=seed, decoding=Decoding(temperature=temperature, max_tokens=max_tokens,
                                      do_sample=temperature > 0),
-        judge=judge, revision=revision, api_base=api_base, train_data=list(train_data or []),
+        template=template, judge=judge, revision=revision, api_base=api_base,
+        train_data=list(train_data or []),
         contamination_threshold=threshold, timeout_s=timeout_s)
     try:
         job_backend = make_backend(backend, settings, ws, make_sandbox(settings, ws))
