@@ -98,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     task: Any = spec["task"] if spec.get("registry") else _local_task(spec)
     decoding = dict(spec.get("decoding") or {})
     model_args = dict(spec.get("model_args") or {})
+    # Sampling on/off is a model argument of inspect's hf provider (which samples by
+    # default), not a generation setting; other providers are greedy at temperature 0.
+    do_sample = decoding.pop("do_sample", None)
+    if str(spec["model"]).startswith("hf/") and do_sample is not None:
+        model_args.setdefault("do_sample", bool(do_sample))
     started = time.perf_counter()
     logs = inspect_eval(
         task, model=spec["model"], model_args=model_args, limit=spec.get("limit"),
