@@ -71,8 +71,9 @@ def _settings(**overrides: Any) -> Settings:
 
 def _fail(message: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/bold red] {message}")
+    Console(stderr=True).print(f"[bold red]error:[/bold red] {escape(message)}")
     raise typer.Exit(2)
 
 
@@ -231,7 +232,7 @@ def runs_show(
         exp = ledger.get(exp_id)
         name = metric or exp.primary_metric or next(iter(exp.final_metrics), None)
         if name:
-            console.print(plot_metrics(ledger, exp.id, name, png))
+            console.print(plot_metrics(ledger, exp.id, name, png), markup=False)
     except LedgerError as exc:
         _fail(str(exc))
 

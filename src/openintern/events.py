@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from openintern.encodable import encodable
+
 
 class EventBase(BaseModel):
     """Fields every event carries. ``seq`` is assigned by the store when it is recorded."""
@@ -188,17 +190,30 @@ class ErrorEvent(EventBase):
     fatal: bool = False
 
 
-StopReason = Literal["finished", "max_iterations", "budget", "interrupted", "error", "needs_input"]
+StopReason = Literal[
+    "finished",
+    "max_iterations",
+    "budget",
+    "interrupted",
+    "error",
+    "needs_input",
+    # The model kept answering with nothing (no text, no tool call) after corrections.
+    "malformed_reply",
+    # A store write failed (disk full, database locked): nothing committed was lost.
+    "store_error",
+]
 
 
 class TurnComplete(EventBase):
-    """The loop stopped for ``reason``; ``text`` is the final assistant text if any."""
+    """The loop stopped for ``reason``; ``text`` is the final assistant text if any,
+    ``detail`` says what went wrong when the turn did not finish."""
 
     type: Literal["turn_complete"] = "turn_complete"
     reason: StopReason
     iterations: int
     text: str = ""
     total_cost_usd: float = 0.0
+    detail: str = ""
 
 
 Event = Annotated[
@@ -243,27 +258,40 @@ class EventBus:
     """Synchronous fan-out of events to subscribers, in subscription order.
 
     Subscribers must be quick (the store commits, a renderer prints); anything slow
-    belongs on its own queue. A failing subscriber never breaks the loop.
+    belongs on its own queue. Every event is made encodable first (no NUL, no lone
+    surrogates), so no renderer, store or web client chokes on model output. A failing
+    renderer never breaks the loop; a failing *critical* subscriber (the store: an event
+    it cannot record is lost) raises its error once every subscriber has had the event.
     """
 
     def __init__(self, session_id: str = "") -> None:
         self.session_id = session_id
-        self._subscribers: list[Subscriber] = []
+        self._subscribers: list[tuple[Subscriber, bool]] = []
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Add a subscriber; returns a function that removes it."""
-        self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber)
+    def subscribe(self, subscriber: Subscriber, *, critical: bool = False) -> Callable[[], None]:
+        """Add a subscriber; returns a function that removes it. A critical subscriber's
+        failure is raised from :meth:`emit` instead of logged."""
+        entry = (subscriber, critical)
+        self._subscribers.append(entry)
+        return lambda: self._subscribers.remove(entry)
 
     def emit(self, event: EventBase) -> EventBase:
         """Stamp the event with the session id and deliver it to every subscriber."""
         if not event.session_id:
             event.session_id = self.session_id
-        for subscriber in list(self._subscribers):
+        encodable(event)
+        failure: Exception | None = None
+        for subscriber, critical in list(self._subscribers):
             try:
                 subscriber(event)
-            except Exception as exc:  # a broken renderer must not kill research
+            except Exception as exc:
+                if critical:
+                    failure = failure or exc
+                    continue
+                # A broken renderer must not kill research.
                 import logging
 
                 logging.getLogger(__name__).warning("event subscriber failed: %r", exc)
+        if failure is not None:
+            raise failure
         return event

@@ -12,6 +12,7 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 from openintern.agent.guards import Approver
 from openintern.agent.session import ResearchSession, SessionOptions
@@ -30,6 +31,8 @@ EXIT_CODES = {
     "error": 1,
     "budget": 3,
     "max_iterations": 3,
+    "malformed_reply": 1,
+    "store_error": 4,
 }
 
 SLASH_HELP = """\
@@ -74,7 +77,8 @@ class TerminalApprover:
             else ""
         )
         self.console.print(
-            f"[bold yellow]approval needed[/bold yellow]: {request.name}{cost} — {request.reason}"
+            f"[bold yellow]approval needed[/bold yellow]: {escape(request.name)}{cost} — "
+            f"{escape(request.reason)}"
         )
         self.console.print_json(data=request.arguments)
         answer = await PromptSession[str]().prompt_async("approve? [y/N] ")
@@ -92,7 +96,7 @@ def _start(
 
 
 def _report_setup_error(console: Console, exc: Exception) -> int:
-    console.print(f"[bold red]error:[/bold red] {exc}")
+    console.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
     return 2
 
 
@@ -130,7 +134,11 @@ def resume_session(
     result: TurnComplete | None = None
     if message is not None:
         result = asyncio.run(_interruptible(session.run(message)))
-    elif session.interrupted_mid_turn:
+    elif session.stopped_mid_turn:
+        blocked = _still_blocked(session)
+        if blocked is not None:
+            console.print(blocked, markup=False)
+            return EXIT_CODES.get(session.store.get_session(session.info.id).status, 1)
         console.print(f"[dim]continuing the interrupted turn of {session.info.id}[/dim]")
         result = asyncio.run(_interruptible(session.run(None)))
     elif not interactive:
@@ -144,11 +152,36 @@ def resume_session(
     return EXIT_CODES.get(result.reason, 1) if result else 0
 
 
+def _still_blocked(session: ResearchSession) -> str | None:
+    """Why continuing the stopped turn would stop again at once, with the command that
+    lifts the limit; None when it can continue."""
+    info = session.store.get_session(session.info.id)
+    sid = info.id
+    limits = session.loop.limits
+    if info.status == "budget" and session.loop.budget.exceeded(info.total_cost_usd):
+        budget = limits.budget_usd or 0.0
+        more = max(budget * 2, info.total_cost_usd + 1.0)
+        return (
+            f"session {sid} stopped at its budget: ${info.total_cost_usd:.4f} spent of "
+            f"${budget:.2f}. To continue the turn, raise the budget: "
+            f"intern resume {sid} --budget {more:.2f}"
+        )
+    if info.status == "max_iterations":
+        done = session.store.model_calls_in_turn(sid)
+        if done >= limits.max_iterations:
+            return (
+                f"session {sid} stopped at the iteration cap ({done} model calls in this "
+                f"turn, cap {limits.max_iterations}). To continue the turn, raise the cap: "
+                f"intern resume {sid} --max-iterations {done + 100}"
+            )
+    return None
+
+
 def run_interactive(settings: Settings) -> int:
     """The interactive prompt: first input is the task, later ones steer the session."""
     console = Console(highlight=False)
     console.print(
-        "[bold]OpenIntern[/bold] · model [cyan]" + settings.model + "[/cyan] · "
+        "[bold]OpenIntern[/bold] · model [cyan]" + escape(settings.model) + "[/cyan] · "
         "type your research goal; /help for commands; Ctrl+D to quit"
     )
     task = _ask(console)
@@ -203,14 +236,14 @@ def _slash(session: ResearchSession, console: Console, text: str) -> None:
     elif cmd == "/model":
         if arg.strip():
             session.set_model(arg.strip())
-            console.print(f"model: {arg.strip()}")
+            console.print(f"model: {escape(arg.strip())}")
         else:
-            console.print(f"model: {session.settings.model}")
+            console.print(f"model: {escape(session.settings.model)}")
     elif cmd == "/plan":
-        console.print(render_plan(session.store.get_plan(info.id)))
+        console.print(render_plan(session.store.get_plan(info.id)), markup=False)
     elif cmd == "/notes":
         for nid, note, _tags in session.store.list_notes(info.id) or [(0, "(no notes)", [])]:
-            console.print(f"({nid}) {note}")
+            console.print(f"({nid}) {escape(note)}")
     elif cmd == "/cost":
         console.print(
             f"{info.iterations} model calls · {info.prompt_tokens:,} prompt + "
@@ -223,4 +256,4 @@ def _slash(session: ResearchSession, console: Console, text: str) -> None:
         removed = session.undo()
         console.print(f"undid the last turn ({removed} messages)" if removed else "nothing to undo")
     else:
-        console.print(f"unknown command {cmd}; /help lists them")
+        console.print(f"unknown command {escape(cmd)}; /help lists them")

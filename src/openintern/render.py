@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from openintern.events import (
     AssistantDelta,
@@ -90,7 +91,7 @@ class TerminalRenderer:
             args = self._started.pop(event.call_id, "")
             mark = "[green]✓[/green]" if event.ok else "[red]✗[/red]"
             c.print(
-                f"  {mark} [bold cyan]{event.name}[/bold cyan] {escape(args)} "
+                f"  {mark} [bold cyan]{escape(event.name)}[/bold cyan] {escape(args)} "
                 f"[dim]{event.duration_s:.1f}s[/dim]"
             )
             if not event.ok:
@@ -121,7 +122,7 @@ class TerminalRenderer:
                 f"{event.delay_s:.1f}s[/yellow]"
             )
         elif isinstance(event, GuardTriggered):
-            c.print(f"  [yellow]⚠ {event.guard}: {escape(event.detail[:200])}[/yellow]")
+            c.print(f"  [yellow]⚠ {escape(event.guard)}: {escape(event.detail[:200])}[/yellow]")
         elif isinstance(event, ErrorEvent):
             c.print(f"[bold red]error:[/bold red] {escape(event.message)}")
         elif isinstance(event, ModelCall):
@@ -133,6 +134,8 @@ class TerminalRenderer:
                 "budget": "stopped: budget reached",
                 "interrupted": "interrupted",
                 "error": "stopped by an error",
+                "malformed_reply": "stopped: the model kept sending empty replies",
+                "store_error": "stopped: the store could not record the turn",
             }.get(event.reason, event.reason)
             c.print(
                 f"[dim]── {label} · {event.iterations} model calls · "
@@ -150,7 +153,9 @@ def sessions_table(rows: list[Any]) -> Table:
     for s in rows:
         when = dt.datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
         task = s.task.strip().splitlines()[0][:70] if s.task.strip() else ""
+        # Text, not str: a task or model id with "[...]" is not Rich markup.
         table.add_row(
-            s.id, when, s.status, s.model, str(s.iterations), f"${s.total_cost_usd:.3f}", task
+            s.id, when, s.status, Text(s.model), str(s.iterations),
+            f"${s.total_cost_usd:.3f}", Text(task),
         )
     return table

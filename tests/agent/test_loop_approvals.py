@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pydantic import BaseModel, Field
 
 from openintern.agent.guards import ApprovalDecision
@@ -14,6 +15,9 @@ from openintern.events import ApprovalRequested, ApprovalResolved, EventBase
 from openintern.llm.script import Script
 from openintern.llm.scripted import ScriptedServer
 from openintern.tools.base import Tool, ToolContext, ToolRegistry, ToolResult
+
+# Every test here runs against SQLite and against PostgreSQL.
+pytestmark = pytest.mark.usefixtures("store_url")
 
 
 class LaunchParams(BaseModel):

@@ -1,5 +1,5 @@
 """Fixtures for the ledger tests: a workspace with a real training script, a real store
-on a temporary SQLite file, a local backend without sandbox, and a tool context."""
+(on SQLite and on PostgreSQL), a local backend without sandbox, and a tool context."""
 
 from __future__ import annotations
 
@@ -31,9 +31,9 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(workspace: Path, tmp_path: Path) -> Settings:
-    return Settings(workspace=workspace, sandbox="none",
-                    store_url=f"sqlite:///{tmp_path / 'store.db'}")
+def settings(workspace: Path, store_url: str) -> Settings:
+    # Every ledger test runs on SQLite and on PostgreSQL (``store_url`` is parametrised).
+    return Settings(workspace=workspace, sandbox="none", store_url=store_url)
 
 
 @pytest.fixture

@@ -36,8 +36,9 @@ request, and are recorded too. ``delay_s`` sleeps before answering (to test time
 
 Content types are guessed from the fixture's extension (.json, .xml/.atom.xml -> Atom,
 .html, .pdf, .txt) unless ``content_type`` is given. The ``fixtures_dir()`` is
-``tests/fixtures`` in the repository (its SOURCES.md says where each body was recorded). ``tests/research/conftest.py`` offers a ``serve`` fixture that starts a
-server and stops it at teardown: ``server = serve(routes)``.
+``tests/fixtures`` in the repository (its SOURCES.md says where each body was recorded).
+``tests/research/conftest.py`` offers a ``serve`` fixture that starts a server and stops
+it at teardown: ``server = serve(routes)``.
 """
 
 from __future__ import annotations

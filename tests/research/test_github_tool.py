@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,69 @@ async def test_missing_file_and_bad_repo(tmp_path: Path, serve) -> None:  # type
         await run_tool(GitHub(), ctx, operation="read_file", repo="o/r", path="nope.py")
     with pytest.raises(ToolError, match="not a repository"):
         await run_tool(GitHub(), ctx, operation="read_file", repo="just-a-name", path="x")
+
+
+# --- rate limits: GitHub answers them with 403, which is not a token problem ------------
+
+TREE = "/repos/sigmavirus24/github3.py/git/trees/HEAD"
+
+
+def _primary_limit(reset_in_s: float) -> Route:
+    # The documented primary-limit answer; only the reset time is moved to "now + x".
+    return Route(status=403, fixture="github/rate_limit_primary_403.json", times=1, headers={
+        "X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": str(int(time.time() + reset_in_s))})
+
+
+async def test_primary_rate_limit_403_is_a_rate_limit_not_a_token_error(
+        tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
+    server = serve({TREE: _primary_limit(3600)})
+    ctx = make_ctx(tmp_path, github_api_url=server.url)
+    with pytest.raises(ToolError) as info:
+        await run_tool(GitHub(), ctx, operation="find_examples",
+                       repo="sigmavirus24/github3.py", keyword="search")
+    message = str(info.value)
+    assert "rate limit" in message and "HTTP 403" in message
+    assert "lifts in about 60 min" in message or "lifts in about 59 min" in message
+    assert "requires a token" not in message and "rejected the token" not in message
+    assert len(server.requests) == 1  # an hour is beyond any retry bound: said at once
+
+
+async def test_primary_rate_limit_that_resets_soon_is_waited_out(
+        tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
+    server = serve({TREE: [_primary_limit(1.5),
+                           Route(fixture="github/git_tree_recursive.json")]})
+    ctx = make_ctx(tmp_path, github_api_url=server.url)
+    started = time.monotonic()
+    result = await run_tool(GitHub(), ctx, operation="find_examples",
+                            repo="sigmavirus24/github3.py", keyword="search")
+    assert len(server.requests) == 2 and time.monotonic() - started >= 0.4
+    assert "Example files" in result.text or "No example file" in result.text
+
+
+async def test_secondary_rate_limit_honours_retry_after(
+        tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
+    server = serve({TREE: [
+        Route(status=403, fixture="github/secondary_rate_limit_403.json", times=1,
+              headers={"Retry-After": "1", "X-RateLimit-Remaining": "14"}),
+        Route(fixture="github/git_tree_recursive.json"),
+    ]})
+    ctx = make_ctx(tmp_path, github_api_url=server.url)
+    started = time.monotonic()
+    await run_tool(GitHub(), ctx, operation="find_examples", repo="sigmavirus24/github3.py",
+                   keyword="search")
+    assert len(server.requests) == 2
+    assert time.monotonic() - started >= 0.9  # waited what Retry-After asked
+
+
+async def test_abuse_detection_without_headers_is_a_rate_limit(
+        tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
+    server = serve({TREE: Route(status=403, fixture="github/abuse_detection_403.json")})
+    ctx = make_ctx(tmp_path, github_api_url=server.url)
+    with pytest.raises(ToolError) as info:
+        await run_tool(GitHub(), ctx, operation="find_examples",
+                       repo="sigmavirus24/github3.py", keyword="search")
+    message = str(info.value)
+    assert "rate limit" in message and "abuse detection" in message
+    assert "lifts in about 60 s" in message  # GitHub: wait at least a minute
+    assert "requires a token" not in message

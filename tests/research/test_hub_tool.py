@@ -106,3 +106,20 @@ async def test_unauthorized_names_the_token_setting(tmp_path: Path, serve) -> No
     ctx = make_ctx(tmp_path, hf_endpoint=server.url)
     with pytest.raises(ToolError, match="HF_TOKEN"):
         await run_tool(Hub(), ctx, operation="info", repo_id="org/gated")
+
+
+async def test_a_disabled_repo_is_shown_with_a_warning(tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
+    # No dataset-info body was recorded (tests/fixtures/SOURCES.md, Gaps); the recorded
+    # repo body carries the same "disabled" field (huggingface_hub's DatasetInfo and
+    # ModelInfo both document it), here with the value the Hub sends for a disabled repo.
+    body = json.loads(load_fixture("hub/model_info.json"))
+    assert body["disabled"] is False
+    body["disabled"] = True
+    server = serve({"/api/datasets/org/retired": Route(body=body),
+                    "/datasets/org/retired/resolve/main/README.md": Route(status=404, body="")})
+    ctx = make_ctx(tmp_path, hf_endpoint=server.url)
+    result = await run_tool(Hub(), ctx, operation="info", repo_id="org/retired",
+                            repo_type="dataset")
+    first, second = result.text.splitlines()[:2]
+    assert first.startswith("## dataset ")
+    assert second.startswith("WARNING: this dataset is DISABLED on the Hub")

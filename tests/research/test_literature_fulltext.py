@@ -103,3 +103,71 @@ async def test_pdf_fallback_when_html_is_missing(serve: ServeFactory) -> None:
     body = paper.section_text(index)
     assert "We count widgets." in body and "2.1 Setup" in body and "Results" not in body
     assert paper.sections[paper.find("references") or -1].text.startswith("[1] A. Author")
+
+
+# Text as PDF extraction gives it (one physical line per line), with the layouts the
+# splitter used to get wrong.
+PHYSICS = """Critical behaviour of large-N vector models
+A. Author and B. Author
+Abstract
+We study the critical point.
+I. INTRODUCTION
+Vector models are solvable.
+II. THE MODEL
+The Hamiltonian reads H.
+III. CRITICAL POINT IN N → ∞ LIMIT
+At infinite N the saddle point is exact.
+IV. EFFECTS OF FINITE SIZE ON THE
+CRITICAL EXPONENTS
+Corrections scale as 1/N.
+V. CONCLUSIONS
+We found the exponents.
+References
+[1] K. G. Wilson, Phys. Rev. B 4, 3174 (1971)."""
+
+ML = """Learning rate schedules revisited
+1 Introduction
+Schedules matter.
+2 Method
+We Propose A Simple Baseline That Works
+with warmup.
+3 Learning Rate Schedules for Large
+Batch Training
+We train with batches of 8k.
+4 Results
+Accuracy improves.
+References
+1. A. Vaswani, N. Shazeer, N. Parmar. Attention is all you need
+2. K. He, X. Zhang, S. Ren, J. Sun. Deep residual learning
+5 Y. LeCun, Y. Bengio, and G. Hinton. Deep learning
+12 T. Brown et al. Language models are few-shot learners
+13 Learning Transferable Visual Models
+A Proofs
+The proof of Lemma 1.
+B Additional Experiments
+More tables."""
+
+
+def test_pdf_headings_with_symbols_and_wrapped_titles() -> None:
+    paper = split_pdf_text(PHYSICS)
+    assert [(s.number, s.title) for s in paper.sections] == [
+        ("", "Front matter"), ("", "Abstract"), ("I", "Introduction"), ("II", "The Model"),
+        ("III", "Critical Point In N → ∞ Limit"),
+        ("IV", "Effects Of Finite Size On The Critical Exponents"),
+        ("V", "Conclusions"), ("", "References")]
+    assert paper.find("critical point") == 4
+    assert "saddle point is exact" in paper.sections[4].text
+    assert paper.sections[5].text == "Corrections scale as 1/N."  # not the title's 2nd line
+
+
+def test_numbered_bibliography_entries_are_not_sections() -> None:
+    paper = split_pdf_text(ML)
+    assert [(s.number, s.title) for s in paper.sections] == [
+        ("", "Front matter"), ("1", "Introduction"), ("2", "Method"),
+        ("3", "Learning Rate Schedules for Large Batch Training"), ("4", "Results"),
+        ("", "References"), ("A", "Proofs"), ("B", "Additional Experiments")]
+    references = paper.sections[5].text
+    assert "1. A. Vaswani" in references and "12 T. Brown et al." in references
+    assert "13 Learning Transferable Visual Models" in references
+    # A title-case first line of a section is text, not the rest of a short heading.
+    assert paper.sections[2].text.startswith("We Propose A Simple Baseline")

@@ -215,3 +215,23 @@ async def test_bad_arguments_get_clear_errors(
         server.stop()
     with pytest.raises(ToolError, match="every literature service failed"):
         await call(ctx, operation="search", query="offline now")
+
+
+async def test_hf_papers_is_asked_for_at_most_100_results_and_says_so(
+    ctx: ToolContext, servers: dict[str, FixtureServer]
+) -> None:
+    # The Hub answers 400 to a limit over 100 (what offset 95 + limit 10 used to ask for).
+    servers["hf"].add("/api/papers/search", [
+        Route(status=400, body=b"", query={"limit": "105"}),
+        Route(body=hf_search_body()),
+    ])
+    page = await call(ctx, operation="search", query="transformer", offset=95, limit=10)
+    asked = servers["hf"].requests_to("/api/papers/search")
+    assert [r.query["limit"] for r in asked] == ["100"]
+    assert "HF Papers serves at most 100 results" in page.text
+    assert "unavailable" not in page.text
+    beyond = await call(ctx, operation="search", query="transformer", offset=100, limit=10)
+    asked = servers["hf"].requests_to("/api/papers/search")
+    assert len(asked) == 1  # past 100 the Hub is not asked at all
+    assert "HF Papers serves at most 100 results" in beyond.text
+    assert beyond.ok and beyond.data["papers"]  # arXiv and Semantic Scholar still answer

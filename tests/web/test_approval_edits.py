@@ -6,10 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from web_support import LiveServer, call, read_events, start_until_approval
 
 from openintern.llm.script import Script
 from openintern.llm.scripted import ScriptedServer
+
+# Every test here runs against SQLite and against PostgreSQL.
+pytestmark = pytest.mark.usefixtures("store_url")
 
 
 async def test_edited_arguments_run_and_are_recorded(

@@ -21,6 +21,9 @@ from openintern.sandbox import make_sandbox
 from openintern.store import Store
 from openintern.web.app import create_app
 
+# Every test here runs against SQLite and against PostgreSQL.
+pytestmark = pytest.mark.usefixtures("store_url")
+
 Lab = tuple[httpx.AsyncClient, Store, str, dict[str, str]]
 
 

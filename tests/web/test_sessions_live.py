@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
 from web_support import LiveServer, call, read_events, start_until_approval
 
 from openintern.llm.script import Script
 from openintern.llm.scripted import ScriptedServer
+
+# Every test here runs against SQLite and against PostgreSQL.
+pytestmark = pytest.mark.usefixtures("store_url")
 
 
 async def test_session_streams_until_turn_complete_and_resumes_without_gap(

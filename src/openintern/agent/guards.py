@@ -160,7 +160,8 @@ def check_calls(calls: list[ToolCall], registry: ToolRegistry) -> list[CheckedCa
     checked: list[CheckedCall] = []
     for call in dedupe_call_ids(calls):
         if not call.name.strip():
-            error = "ERROR: a tool call had an empty tool name. Call one of: " + ", ".join(
+            # No "ERROR:" prefix here: ToolResult.error adds it once.
+            error = "a tool call had an empty tool name. Call one of: " + ", ".join(
                 registry.names()
             )
             checked.append(CheckedCall(call, None, None, error))
@@ -168,7 +169,7 @@ def check_calls(calls: list[ToolCall], registry: ToolRegistry) -> list[CheckedCa
         try:
             tool, params = registry.parse(call.name, call.arguments)
         except ToolError as exc:
-            checked.append(CheckedCall(call, registry.get(call.name), None, f"ERROR: {exc}"))
+            checked.append(CheckedCall(call, registry.get(call.name), None, str(exc)))
             continue
         checked.append(CheckedCall(call, tool, params, None))
     return checked

@@ -8,9 +8,11 @@ store (every step committed before the next model call) and the event bus (rende
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -46,8 +48,22 @@ from openintern.events import (
 )
 from openintern.llm.errors import ContextWindowExceeded, LLMError
 from openintern.llm.types import LLMClient, Message, ModelReply, RetryNotice, TextDelta, ToolCall
-from openintern.store import Store
+from openintern.store import Store, StoreUnavailable
 from openintern.tools.base import ToolContext, ToolError, ToolRegistry, ToolResult
+
+T = TypeVar("T")
+
+# An empty reply (no text, no tool call) or one cut at the output limit gets this many
+# corrective messages in a row before the turn stops with a named reason.
+MAX_CORRECTIONS = 2
+EMPTY_REPLY_NUDGE = (
+    "[Harness] Your last reply was empty: no text and no tool call. Continue the task: "
+    "call a tool, or, if the task is done, answer with your final report as text."
+)
+CUT_REPLY_NUDGE = (
+    "[Harness] Your last reply was cut off at the output token limit. Continue exactly "
+    "where it stopped, more briefly if you can."
+)
 
 
 @dataclass
@@ -96,18 +112,15 @@ class ResearchLoop:
     async def run_turn(self, user_text: str | None = None) -> TurnComplete:
         """Run until the model stops, a limit is hit, or the turn is cancelled
         (Ctrl+C). ``user_text`` None continues an interrupted turn (resume)."""
-        self.store.update_session(self.session_id, status="running")
-        self._repair()
-        if user_text is not None:
-            self._record(Message(role="user", content=user_text))
-            self.bus.emit(UserMessage(text=user_text))
-        # A resumed turn keeps counting its model calls toward the cap (a turn killed at
-        # step 250 of 300 gets 50 more, not another 300).
-        iterations = 0 if user_text is not None else self._calls_in_current_turn()
+        iterations = 0
         final_text = ""
-        specs = self.tools.specs()
         reason: StopReason = "max_iterations"
         try:
+            # A resumed turn keeps counting its model calls toward the cap (a turn killed
+            # at step 250 of 300 gets 50 more, not another 300), summarised ones included.
+            iterations = await self._db(self._begin_turn, user_text)
+            specs = self.tools.specs()
+            corrections = 0
             while iterations < self.limits.max_iterations:
                 if self.budget.exceeded(self.total_cost_usd):
                     reason = "budget"
@@ -117,47 +130,98 @@ class ResearchLoop:
                 # Fresh ids for empty/duplicate call ids before anything is stored, so
                 # every result points at a call the stored message really has.
                 reply.tool_calls = dedupe_call_ids(reply.tool_calls)
+                nudge = _correction(reply)
+                if nudge is not None:
+                    corrections += 1
+                    if corrections > MAX_CORRECTIONS:
+                        await self._db(self._record_reply, reply, iterations, None)
+                        return await self._db(self._failed, _malformed_detail(reply, corrections),
+                                              iterations, final_text, "malformed_reply")
+                    await self._db(self._record_reply, reply, iterations, nudge)
+                    continue
+                corrections = 0
                 final_text = reply.text
-                self._record_reply(reply, iterations)
+                await self._db(self._record_reply, reply, iterations, None)
                 if not reply.tool_calls:
                     reason = "finished"
                     break
-                nudge = self.doom.observe(reply.tool_calls)
+                doom = self.doom.observe(reply.tool_calls)
                 await self._run_tools(reply.tool_calls)
-                if nudge:
-                    self._record(Message(role="user", content=nudge, kind="nudge"))
-                    self.bus.emit(GuardTriggered(guard="doom_loop", detail=nudge))
+                if doom:
+                    await self._db(self._record_nudge, "doom_loop", doom)
         except asyncio.CancelledError:
-            self._repair()
-            return self._complete("interrupted", iterations, final_text)
+            return await self._db(self._interrupted, iterations, final_text)
+        except StoreUnavailable as exc:
+            return self._store_failed(exc, iterations, final_text)
         except (LLMError, ContextOverflowError) as exc:
-            self.bus.emit(ErrorEvent(message=str(exc), fatal=True))
-            return self._complete("error", iterations, final_text)
+            return await self._db(self._failed, str(exc), iterations, final_text)
         except Exception as exc:
             # Everything done so far is already stored; say what broke and stop the turn
             # so the session can be resumed once the cause is fixed.
-            self._repair()
-            self.bus.emit(
-                ErrorEvent(message=f"internal error: {type(exc).__name__}: {exc}", fatal=True)
-            )
-            self._complete("error", iterations, final_text)
+            message = f"internal error: {type(exc).__name__}: {exc}"
+            try:
+                await self._db(self._repair)
+                await self._db(self._failed, message, iterations, final_text)
+            except StoreUnavailable as store_exc:
+                self._store_failed(store_exc, iterations, final_text)
             raise
-        return self._complete(reason, iterations, final_text)
+        return await self._db(self._complete, reason, iterations, final_text, "")
 
-    def _calls_in_current_turn(self) -> int:
-        """Assistant messages since the last message the user wrote."""
-        calls = 0
-        for message in reversed(self.history):
-            if message.role == "user" and not message.kind:
-                break
-            calls += message.role == "assistant"
-        return calls
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking store work (and the events it emits) off the event loop, so a slow
+        or locked database never stalls the loop's other work (the web, tool I/O, Ctrl+C).
+        A cancelled caller still waits for the started work: it is one short transaction,
+        and what follows (the repair after an interrupt) must see it finished."""
+        work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            await asyncio.wait([work])
+            raise
 
-    def _complete(self, reason: StopReason, iterations: int, text: str) -> TurnComplete:
+    def _begin_turn(self, user_text: str | None) -> int:
+        """Mark the session running, repair the history, record the user's message;
+        return the model calls the turn has made already (0 for a new turn)."""
+        self.store.update_session(self.session_id, status="running")
+        self._repair()
+        if user_text is not None:
+            self._record(Message(role="user", content=user_text))
+            self.bus.emit(UserMessage(text=user_text))
+            return 0
+        return self.store.model_calls_in_turn(self.session_id)
+
+    def _interrupted(self, iterations: int, text: str) -> TurnComplete:
+        self._repair()
+        return self._complete("interrupted", iterations, text, "")
+
+    def _failed(self, message: str, iterations: int, text: str,
+                reason: StopReason = "error") -> TurnComplete:
+        self.bus.emit(ErrorEvent(message=message, fatal=True))
+        return self._complete(reason, iterations, text, message)
+
+    def _store_failed(self, exc: StoreUnavailable, iterations: int, text: str) -> TurnComplete:
+        """The store failed: tell every renderer (the store itself cannot record it) and
+        stop. The session stays marked running, so `intern resume` continues the turn."""
+        message = str(exc)
+        total = self.total_cost_usd
+        for event in (
+            ErrorEvent(message=message, fatal=True),
+            TurnComplete(reason="store_error", iterations=iterations, text=text,
+                         total_cost_usd=total, detail=message),
+        ):
+            # The renderers have it even when recording it fails again.
+            with contextlib.suppress(StoreUnavailable):
+                self.bus.emit(event)
+        return TurnComplete(reason="store_error", iterations=iterations, text=text,
+                            total_cost_usd=total, detail=message, session_id=self.session_id)
+
+    def _complete(self, reason: StopReason, iterations: int, text: str,
+                  detail: str) -> TurnComplete:
         status = {"finished": "idle", "needs_input": "idle"}.get(reason, reason)
         self.store.update_session(self.session_id, status=status)
         total = self.store.get_session(self.session_id).total_cost_usd
-        event = TurnComplete(reason=reason, iterations=iterations, text=text, total_cost_usd=total)
+        event = TurnComplete(reason=reason, iterations=iterations, text=text,
+                             total_cost_usd=total, detail=detail)
         self.bus.emit(event)
         return event
 
@@ -166,7 +230,7 @@ class ResearchLoop:
         for attempt in range(2):
             built = await self.context.build(self.history, specs)
             if built.compaction is not None:
-                self._apply_compaction(built.compaction)
+                await self._db(self._apply_compaction, built.compaction)
             try:
                 reply = await self._stream(built.messages, specs)
             except ContextWindowExceeded:
@@ -181,8 +245,10 @@ class ResearchLoop:
             return reply
         raise AssertionError("unreachable")
 
-    def _record_reply(self, reply: ModelReply, iteration: int) -> None:
-        """Usage, the assistant message and their events: one transaction per reply."""
+    def _record_reply(self, reply: ModelReply, iteration: int, nudge: str | None) -> None:
+        """Usage, the assistant message and their events: one transaction per reply. With
+        a ``nudge`` (the reply was empty or cut off) the correction follows it; an empty
+        reply itself is not kept in the history (providers reject empty messages)."""
         with self.store.batch():
             total = self.total_cost_usd = self.store.add_usage(
                 self.session_id,
@@ -203,16 +269,26 @@ class ResearchLoop:
                     iteration=iteration,
                 )
             )
-            self._record(
-                Message(role="assistant", content=reply.text, tool_calls=reply.tool_calls)
-            )
-            self.bus.emit(
-                AssistantMessage(
-                    text=reply.text,
-                    tool_calls=[tc.to_openai() for tc in reply.tool_calls],
-                    iteration=iteration,
+            if reply.text.strip() or reply.tool_calls:
+                self._record(
+                    Message(role="assistant", content=reply.text, tool_calls=reply.tool_calls)
                 )
-            )
+                self.bus.emit(
+                    AssistantMessage(
+                        text=reply.text,
+                        tool_calls=[tc.to_openai() for tc in reply.tool_calls],
+                        iteration=iteration,
+                    )
+                )
+            if nudge is not None:
+                guard = "cut_reply" if nudge == CUT_REPLY_NUDGE else "empty_reply"
+                self._record_nudge(guard, nudge)
+
+    def _record_nudge(self, guard: str, text: str) -> None:
+        """A harness message to the model (loop guard, correction) and its event."""
+        with self.store.batch():
+            self._record(Message(role="user", content=text, kind="nudge"))
+            self.bus.emit(GuardTriggered(guard=guard, detail=text))
 
     async def _stream(self, messages: list[Message], specs: list[dict[str, Any]]) -> ModelReply:
         reply: ModelReply | None = None
@@ -260,21 +336,32 @@ class ResearchLoop:
     async def _run_batch(self, batch: list[CheckedCall]) -> None:
         if not batch:
             return
+        await self._db(self._record_starts, batch)
         results = await asyncio.gather(*(self._run_one(c) for c in batch))
         # Record in call order once all are done, so a kill mid-batch leaves dangling
         # calls that resume repairs, never half-ordered results.
+        await self._db(self._record_results, batch, results)
+
+    def _record_starts(self, batch: list[CheckedCall]) -> None:
+        with self.store.batch():
+            for item in batch:
+                call = item.call
+                self.bus.emit(ToolCallStarted(call_id=call.id, name=call.name,
+                                              arguments=_args_for_event(item)))
+                if item.error is not None or item.tool is None or item.params is None:
+                    self.bus.emit(GuardTriggered(guard="tool_call",
+                                                 detail=item.error or "invalid call"))
+
+    def _record_results(self, batch: list[CheckedCall],
+                        results: list[tuple[ToolResult, float]]) -> None:
         with self.store.batch():
             for item, (result, duration) in zip(batch, results, strict=True):
                 self._record_result(item.call, result, duration)
 
     async def _run_one(self, item: CheckedCall) -> tuple[ToolResult, float]:
         call = item.call
-        self.bus.emit(
-            ToolCallStarted(call_id=call.id, name=call.name, arguments=_args_for_event(item))
-        )
         start = time.perf_counter()
         if item.error is not None or item.tool is None or item.params is None:
-            self.bus.emit(GuardTriggered(guard="tool_call", detail=item.error or "invalid call"))
             return ToolResult.error(item.error or "invalid call"), time.perf_counter() - start
         try:
             denial, params, edited = await self._approve(item)
@@ -289,8 +376,8 @@ class ResearchLoop:
                 )
         except ToolError as exc:
             result = ToolResult.error(str(exc))
-        except asyncio.CancelledError:
-            raise
+        except (asyncio.CancelledError, StoreUnavailable):
+            raise  # an interrupt, or a store that cannot record the turn: stop it
         except Exception as exc:  # a tool bug must not end the session
             result = ToolResult.error(
                 f"{call.name} failed unexpectedly: {type(exc).__name__}: {exc}"
@@ -310,6 +397,9 @@ class ResearchLoop:
             reason=reason,
             cost_estimate_usd=await item.tool.cost_estimate_usd(item.params, self.tool_ctx),
         )
+        # On the loop, not in a worker thread (one short write, and approvals are rare):
+        # from here to the approver waiting for an answer no other task may run, or a
+        # quick UI could answer a request nobody waits for yet.
         self.bus.emit(request)
         estimate = request.cost_estimate_usd
         budget = self.limits.compute_budget_usd
@@ -317,9 +407,9 @@ class ResearchLoop:
             self.compute_spent_usd + estimate <= budget
         ):
             # Within the compute budget the user set: no question asked, spend recorded.
-            self._spend_compute(estimate)
-            self.bus.emit(ApprovalResolved(request_id=request.request_id, approved=True,
-                                           by="compute budget"))
+            await self._db(self._spend_compute, estimate)
+            await self._db(self.bus.emit, ApprovalResolved(
+                request_id=request.request_id, approved=True, by="compute budget"))
             return None, item.params, False
         answer = await self.approver.approve(request)
         decision = answer if isinstance(answer, ApprovalDecision) else ApprovalDecision(answer)
@@ -330,8 +420,10 @@ class ResearchLoop:
                 edited = params.model_dump(mode="json")
             except ValidationError as exc:
                 decision = ApprovalDecision(False)
-                self.bus.emit(ErrorEvent(message=f"edited arguments rejected: {exc}"))
-        self.bus.emit(
+                await self._db(self.bus.emit,
+                               ErrorEvent(message=f"edited arguments rejected: {exc}"))
+        await self._db(
+            self.bus.emit,
             ApprovalResolved(
                 request_id=request.request_id,
                 approved=decision.approved,
@@ -345,7 +437,7 @@ class ResearchLoop:
                 # The user's edit may change the price (more hours, bigger hardware).
                 estimate = await item.tool.cost_estimate_usd(params, self.tool_ctx)
             if estimate is not None:
-                self._spend_compute(estimate)
+                await self._db(self._spend_compute, estimate)
             return None, params, changed
         if isinstance(self.approver, DenyingApprover):
             return self.approver.reason(request), params, False
@@ -408,3 +500,21 @@ def _args_for_event(item: CheckedCall) -> dict[str, Any] | str:
     if item.params is not None:
         return item.params.model_dump(mode="json")
     return item.call.arguments
+
+
+def _correction(reply: ModelReply) -> str | None:
+    """The corrective message a malformed reply needs, or None for a well-formed one."""
+    if reply.tool_calls:
+        return None
+    if not reply.text.strip():
+        return EMPTY_REPLY_NUDGE
+    if reply.finish_reason == "length":
+        return CUT_REPLY_NUDGE
+    return None
+
+
+def _malformed_detail(reply: ModelReply, replies: int) -> str:
+    what = ("stopped at the output token limit" if reply.text.strip()
+            else "were empty (no text, no tool call)")
+    return (f"the model's last {replies} replies {what} despite {replies - 1} corrections; "
+            "try another model, or resume the session to try again")

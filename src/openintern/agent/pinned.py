@@ -11,6 +11,7 @@ from collections.abc import Callable
 from openintern.store import Store
 from openintern.tools.plan import render_plan
 
+PINNED_HEADER = "# Research state (kept up to date by the harness)"
 MAX_NOTES = 40
 MAX_NOTE_CHARS = 600
 
@@ -21,7 +22,7 @@ Section = Callable[[str], str]
 def render_pinned_state(store: Store, session_id: str, extra: list[Section] | None = None) -> str:
     """Task, plan, notes and any extra sections as one markdown block."""
     info = store.get_session(session_id)
-    parts = ["# Research state (kept up to date by the harness)", "## Task", info.task.strip()]
+    parts = [PINNED_HEADER, "## Task", info.task.strip()]
     plan = store.get_plan(session_id)
     parts += ["## Plan", render_plan(plan)]
     notes = store.list_notes(session_id)

@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from openintern.notifications.notifier import Notifier
     from openintern.trackers.mirror import TrackerMirror
 
+# Session statuses of a turn that stopped before the model finished it.
+RESUMABLE_STATUSES = frozenset({
+    "running", "interrupted", "error", "budget", "max_iterations", "malformed_reply",
+    "store_error",
+})
+
 
 def system_prompt() -> str:
     """The system prompt shipped with the package."""
@@ -75,7 +81,8 @@ class ResearchSession:
         self.options = options
         self.bus = bus or EventBus(info.id)
         self.bus.session_id = info.id
-        self.bus.subscribe(store.add_event)
+        # Critical: an event the store cannot record must stop the turn, not vanish.
+        self.bus.subscribe(store.add_event, critical=True)
         self.workspace = Path(info.workspace)
         self.llm = llm or make_llm(settings)
         self.tools = tools or default_registry()
@@ -206,6 +213,9 @@ class ResearchSession:
                 "sandbox": settings.sandbox,
                 "network": settings.sandbox_network,
                 "api_base": settings.api_base,
+                # Kept so a resumed session stops at the budget it was given, not the
+                # default, unless a new --budget says otherwise.
+                "budget_usd": settings.effective_budget(opts.headless),
             },
         )
         return cls(settings, store, info, options=opts, llm=llm, bus=bus, tools=tools)
@@ -231,6 +241,13 @@ class ResearchSession:
             settings = settings.model_copy(update={"model": info.model})
             if info.config.get("api_base") and not settings.api_base:
                 settings = settings.model_copy(update={"api_base": info.config["api_base"]})
+        recorded = info.config.get("budget_usd")
+        if settings.max_cost_usd is None and isinstance(recorded, int | float):
+            settings = settings.model_copy(update={"max_cost_usd": float(recorded)})
+        elif settings.max_cost_usd is not None and settings.max_cost_usd != recorded:
+            # A new budget given on resume stays the session's budget from now on.
+            store.update_session(info.id, config={**info.config,
+                                                  "budget_usd": settings.max_cost_usd})
         return cls(settings, store, info, options=options or SessionOptions(), llm=llm, bus=bus,
                    tools=tools)
 
@@ -239,6 +256,12 @@ class ResearchSession:
     def interrupted_mid_turn(self) -> bool:
         """Whether the last turn never completed (the process was stopped or killed)."""
         return self.store.get_session(self.info.id).status == "running"
+
+    @property
+    def stopped_mid_turn(self) -> bool:
+        """Whether the last turn stopped before the model finished it (killed, interrupted,
+        an error, a limit): ``run(None)`` continues it."""
+        return self.store.get_session(self.info.id).status in RESUMABLE_STATUSES
 
     async def run(self, text: str | None) -> TurnComplete:
         """Run one turn: with ``text`` a new user message, with None continue the turn

@@ -162,7 +162,7 @@ async def run_subagent(
     def record(event: EventBase) -> None:
         store.add_event(event)
 
-    bus.subscribe(record)
+    bus.subscribe(record, critical=True)
     tool_ctx = ToolContext(
         settings=parent.settings,
         workspace=parent.workspace,

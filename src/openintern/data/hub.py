@@ -37,6 +37,7 @@ class RepoSummary:
     tags: list[str]
     created_at: str | None
     last_modified: str | None
+    disabled: bool = False  # the Hub disabled the repo: its files cannot be used
 
     @property
     def license(self) -> str | None:
@@ -67,6 +68,19 @@ class RepoInfo:
     files: list[str]
     card_data: dict[str, Any]
     eval_results: list[str] = field(default_factory=list)
+    disabled: bool = False  # the Hub disabled the repo: its files cannot be used
+
+    def warnings(self) -> list[str]:
+        """What the user must know before relying on this repo."""
+        out = []
+        if self.disabled:
+            out.append(f"this {self.kind} is DISABLED on the Hub (by its owner or the Hub "
+                       "staff): its files cannot be downloaded; do not build on it, find "
+                       "another one")
+        if self.gated:
+            out.append(f"this {self.kind} is gated ({self.gated}): downloading it needs an "
+                       "accepted access request and HF_TOKEN")
+        return out
 
 
 @dataclass
@@ -105,6 +119,7 @@ def parse_summary(item: dict[str, Any], kind: RepoKind) -> RepoSummary:
         tags=[str(t) for t in item.get("tags") or []],
         created_at=_str(item.get("createdAt")),
         last_modified=_str(item.get("lastModified")),
+        disabled=item.get("disabled") is True,
     )
 
 
@@ -149,6 +164,7 @@ def parse_info(data: dict[str, Any], kind: RepoKind) -> RepoInfo:
         files=[str(s.get("rfilename")) for s in data.get("siblings") or [] if s.get("rfilename")],
         card_data=card or {},
         eval_results=_eval_results(card or {}),
+        disabled=data.get("disabled") is True,
     )
 
 

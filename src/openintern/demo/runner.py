@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from openintern.agent.session import ResearchSession, SessionOptions
@@ -73,7 +74,7 @@ def run_demo(
                 settings, DEMO_TASK, options=SessionOptions(headless=True)
             )
         except SandboxError as exc:
-            console.print(f"[bold red]error:[/bold red] {exc}")
+            console.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
             return 2
         session.bus.subscribe(TerminalRenderer(console))
         result = asyncio.run(session.run(DEMO_TASK))

@@ -3,8 +3,10 @@
 What it guarantees:
 
 - every request has a timeout (no hangs);
-- 429, 5xx, timeouts and connection errors are retried with exponential backoff and
-  jitter, honouring ``Retry-After`` (seconds or an HTTP date, capped at ``backoff_max_s``);
+- 5xx, timeouts and connection errors are retried with exponential backoff and jitter;
+  rate limits (429, and 403s that say they are one, as GitHub's do) wait what
+  ``Retry-After`` or ``X-RateLimit-Reset`` asks when that fits ``backoff_max_s``, and are
+  reported at once, saying when they lift, when it does not;
   connection errors and timeouts are retried at most once, so an offline machine fails
   within seconds instead of minutes;
 - requests to one client are spaced by ``min_interval_s`` (services that rate-limit
@@ -36,14 +38,16 @@ from openintern.http.errors import (
     ServiceError,
     ServiceHTTPError,
     ServiceOffline,
+    ServiceRateLimited,
     ServiceTimeout,
     error_for_status,
-    parse_retry_after,
+    rate_limit_of,
+    rate_limited_error,
 )
 
 log = logging.getLogger(__name__)
 
-_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -218,7 +222,7 @@ class ServiceClient:
                                        from_cache=True)
         try:
             response = await self._request_with_retries(method, url, payload, headers or {})
-        except (ServiceOffline, ServiceTimeout, ServiceHTTPError) as exc:
+        except (ServiceOffline, ServiceTimeout, ServiceHTTPError, ServiceRateLimited) as exc:
             stale = self._stale_entry(key, exc) if use_cache else None
             if stale is None:
                 raise
@@ -331,15 +335,24 @@ class ServiceClient:
                 await asyncio.sleep(self._backoff(attempt, None))
                 attempt += 1
                 continue
-            if response.status_code in _RETRY_STATUSES and attempt < self.max_retries:
-                delay = self._backoff(attempt, parse_retry_after(
-                    response.headers.get("retry-after")))
-                log.info("%s answered %s for %s; retrying in %.1f s", self.service,
-                         response.status_code, url, delay)
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            return self._check(response, url)
+            limit = rate_limit_of(response.status_code, response.headers, response.content)
+            if limit is not None:
+                # Wait as long as the service asks, if that fits our bound; a longer wait
+                # (GitHub's hourly reset) is reported at once, with when it lifts.
+                delay = limit.wait_s if limit.wait_s is not None else self._backoff(attempt,
+                                                                                    None)
+                if attempt >= self.max_retries or delay > self.backoff_max_s:
+                    raise rate_limited_error(
+                        self.service, url, response.status_code, response.content,
+                        limit=limit, has_token=self._token is not None, retries=attempt)
+            elif response.status_code in _RETRY_STATUSES and attempt < self.max_retries:
+                delay = self._backoff(attempt, None)
+            else:
+                return self._check(response, url)
+            log.info("%s answered %s for %s; retrying in %.1f s", self.service,
+                     response.status_code, url, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
 
     async def _send_following_redirects(
         self, method: str, url: str, payload: bytes | None, extra: dict[str, str]

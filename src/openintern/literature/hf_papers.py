@@ -88,6 +88,11 @@ def parse_hf_paper(item: dict[str, Any]) -> HFPaper | None:
     )
 
 
+# The Hub serves at most this many results per papers query (a larger ``limit`` is a
+# 400), and has no offset: results past the 100th cannot be had from it at all.
+MAX_RESULTS = 100
+
+
 class HFPapersClient:
     """Papers and paper-linked repositories on the Hugging Face Hub."""
 
@@ -95,7 +100,9 @@ class HFPapersClient:
         self.http = http
 
     async def search(self, query: str, *, limit: int = 20) -> list[HFPaper]:
-        """Papers whose page matches ``query`` (the Hub's own ranking)."""
+        """Papers whose page matches ``query`` (the Hub's own ranking), at most
+        :data:`MAX_RESULTS` however large ``limit`` is."""
+        limit = min(limit, MAX_RESULTS)
         data = await self.http.get_json("/api/papers/search", {"q": query, "limit": limit})
         return self._papers(data)[:limit]
 
@@ -109,6 +116,7 @@ class HFPapersClient:
 
     async def daily(self, *, date: str | None = None, limit: int = 50) -> list[HFPaper]:
         """Today's (or ``date``'s, YYYY-MM-DD) daily papers."""
+        limit = min(limit, MAX_RESULTS)
         data = await self.http.get_json("/api/daily_papers", {"date": date, "limit": limit})
         return self._papers(data)[:limit]
 

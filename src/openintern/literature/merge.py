@@ -39,8 +39,19 @@ class PaperRecord:
 
     @property
     def key(self) -> str:
-        """Identity used for de-duplication."""
-        return f"arxiv:{self.arxiv_id}" if self.arxiv_id else f"title:{normalize_title(self.title)}"
+        """Identity used for de-duplication: the arXiv id, else the DOI, else the title,
+        else the Semantic Scholar id; a record with none of them is only itself (results
+        without a title must never collapse into one)."""
+        if self.arxiv_id:
+            return f"arxiv:{self.arxiv_id}"
+        if self.doi:
+            return f"doi:{self.doi.lower()}"
+        title = normalize_title(self.title)
+        if title:
+            return f"title:{title}"
+        if self.s2_id:
+            return f"s2:{self.s2_id}"
+        return f"record:{id(self)}"
 
     @property
     def best_id(self) -> str:
@@ -125,7 +136,9 @@ def fuse(ranked_lists: Iterable[Sequence[PaperRecord]]) -> list[PaperRecord]:
         for rank, record in enumerate(records):
             record.score = 1.0 / (_RRF_K + rank + 1)
             title_key = normalize_title(record.title)
-            key = record.key if record.key in merged else by_title.get(title_key, record.key)
+            key = record.key
+            if key not in merged and title_key:
+                key = by_title.get(title_key, key)
             if key in merged:
                 merged[key].absorb(record)
             else:

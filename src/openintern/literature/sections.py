@@ -257,33 +257,91 @@ def parse_latexml(html: str, url: str = "") -> PaperText:
 # --- PDF text ----------------------------------------------------------------------------
 _NAMED = re.compile(
     r"^(abstract|introduction|related work|background|conclusions?|discussion|references|"
-    r"bibliography|acknowledge?ments?|appendix|appendices|limitations)$",
+    r"bibliography|acknowledge?ments?|appendix|appendices|limitations|"
+    r"supplementary materials?)$",
     re.IGNORECASE,
 )
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,2})\.?\s+([A-Z][^\n]{1,80})$")
-_ROMAN_CAPS = re.compile(r"^(?:([IVX]{1,5})\.\s+)?([A-Z][A-Z0-9 \-&:,]{3,60})$")
+# Appendix sections after the references: "A Proofs", "B.2 More results", "Appendix C: ...".
+_LETTERED = re.compile(r"^(?:Appendix\s+)?([A-H](?:\.\d{1,2}){0,2})[.:]?\s+([A-Z][^\n]{1,80})$")
+_ROMAN = re.compile(r"^([IVXL]{1,6})\.\s+(.+)$")
+_ENDS_REFERENCES = re.compile(r"^(appendix|appendices|supplementary materials?|"
+                              r"acknowledge?ments?)\b", re.IGNORECASE)
+# A reference entry, not a heading: initials ("A. Vaswani"), "et al", a year, a page range.
+_CITATION = re.compile(
+    r"\b[A-Z]\.\s?[A-Z][a-z]|\bet al\b|\b(?:19|20)\d{2}[a-z]?\b|\d+\s?[-–]\s?\d+"
+)
+# Words a heading does not end with: the title goes on on the next line.
+_CONNECTORS = frozenset({"a", "an", "the", "of", "for", "and", "or", "in", "on", "with", "to",
+                         "via", "under", "from", "by", "at", "as", "towards", "between",
+                         "without", "using", "through", "into", "&", "-", ":", "vs", "vs."})
 
 
-def _heading(line: str, last_number: tuple[int, ...]) -> tuple[str, str, int] | None:
-    """(number, title, level) when ``line`` looks like a heading."""
+def _caps_title(text: str) -> bool:
+    """Upper-case heading text: every letter upper case (any script, so "N → ∞" is fine),
+    at least three letters, a few words."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return (len(letters) >= 3 and all(ch.isupper() for ch in letters)
+            and 4 <= len(text) <= 80 and len(text.split()) <= 10)
+
+
+def _heading(line: str, last_number: tuple[int, ...], zone: str) -> tuple[str, str, int] | None:
+    """(number, title, level) when ``line`` looks like a heading. ``zone`` is "body",
+    "references" or "appendix" (after the references): in the references only the
+    headings that end them count, so numbered bibliography entries never become
+    sections; appendices may be lettered ("A Proofs")."""
     if len(line) > 90:
         return None
     if _NAMED.match(line):
+        if zone == "references" and not _ENDS_REFERENCES.match(line):
+            return None
         return "", line.title() if line.isupper() else line, 1
+    if zone != "body":
+        match = _LETTERED.match(line)
+        if (match and len(match.group(2).split()) <= 12 and not match.group(2).endswith(".")
+                and not _CITATION.search(match.group(2))):
+            return match.group(1), match.group(2).strip(), match.group(1).count(".") + 1
+        if zone == "references":
+            return None
     match = _NUMBERED.match(line)
-    if match:
+    if match and zone == "body":
         number, title = match.group(1), match.group(2).strip()
         words = title.split()
         parts = tuple(int(p) for p in number.split("."))
         # Headings are short, do not end like sentences, and numbers only move forward.
         if (len(words) <= 12 and not title.endswith((".", ",", ";")) and parts > last_number
-                and parts[0] <= 30 and not re.search(r"\d{3,}", title)):
+                and parts[0] <= 30 and not re.search(r"\d{3,}", title)
+                and not _CITATION.search(title)):
             return number, title, len(parts)
         return None
-    match = _ROMAN_CAPS.match(line)
-    if match and len(match.group(2).split()) <= 6 and any(c.isalpha() for c in match.group(2)):
-        return match.group(1) or "", match.group(2).strip().title(), 1
+    if match:
+        return None
+    roman = _ROMAN.match(line)
+    if roman and _caps_title(roman.group(2)):
+        return roman.group(1), roman.group(2).strip().title(), 1
+    if _caps_title(line) and len(line.split()) <= 6:
+        return "", line.strip().title(), 1
     return None
+
+
+def _continues_title(heading: str, caps: bool, nxt: str) -> bool:
+    """Whether ``nxt`` is the second line of a title that wrapped: a short line in the
+    heading's style, after a heading that is long or ends mid-phrase."""
+    words = nxt.split()
+    if not words or len(words) > 8 or nxt.endswith((".", ",", ";", ":")):
+        return False
+    if _NUMBERED.match(nxt) or _ROMAN.match(nxt) or _NAMED.match(nxt):
+        return False
+    last = heading.split()[-1].lower() if heading.split() else ""
+    mid_phrase = last in _CONNECTORS or heading.endswith(("-", ":"))
+    if not (mid_phrase or len(heading) >= 30):
+        return False
+    if caps:
+        return _caps_title(nxt)
+    long_words = [w for w in words if len(w) >= 4 and w[0].isalpha()]
+    capitalised = [w for w in long_words if w[0].isupper()]
+    return bool(long_words) and len(capitalised) * 2 >= len(long_words) and (
+        words[0][0].isupper() or words[0].lower() in _CONNECTORS)
 
 
 def split_pdf_text(text: str, title: str = "", url: str = "") -> PaperText:
@@ -291,17 +349,31 @@ def split_pdf_text(text: str, title: str = "", url: str = "") -> PaperText:
     sections = [Section("", "Front matter", 1)]
     buffers: list[list[str]] = [[]]
     last: tuple[int, ...] = (0,)
-    for raw in text.splitlines():
-        line = " ".join(raw.split())
-        found = _heading(line, last) if line else None
-        if found is not None:
-            number, heading_title, level = found
-            if number and number[0].isdigit():
-                last = tuple(int(p) for p in number.split("."))
-            sections.append(Section(number, heading_title, level))
-            buffers.append([])
-        else:
+    zone = "body"
+    lines = [" ".join(raw.split()) for raw in text.splitlines()]
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        found = _heading(line, last, zone) if line else None
+        if found is None:
             buffers[-1].append(line)
+            i += 1
+            continue
+        number, heading_title, level = found
+        caps = _caps_title(line.removeprefix(number).strip(" .:"))
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if _continues_title(line, caps, nxt):
+            heading_title = f"{heading_title} {nxt.title() if caps else nxt}"
+            i += 1
+        if number and number[0].isdigit():
+            last = tuple(int(p) for p in number.split("."))
+        if heading_title.lower() in ("references", "bibliography"):
+            zone = "references"
+        elif zone == "references":
+            zone = "appendix"  # only a heading that ends the references got this far
+        sections.append(Section(number, heading_title, level))
+        buffers.append([])
+        i += 1
     for sec, buf in zip(sections, buffers, strict=True):
         sec.text = _clean("\n".join(buf))
     kept = [s for s in sections if s.text or s is not sections[0]]

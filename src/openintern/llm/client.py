@@ -40,7 +40,38 @@ if TYPE_CHECKING:
 # bigger (or smaller) window set ``context_window`` explicitly.
 FALLBACK_CONTEXT_WINDOW = 32_768
 
+# Retries of a connection that could not be opened at all (refused, unknown host), and
+# the longest wait between them.
+CONNECT_RETRIES = 1
+CONNECT_RETRY_MAX_DELAY_S = 2.0
+
 __all__ = ["FALLBACK_CONTEXT_WINDOW", "LiteLLMClient", "apply_cache_markers"]
+
+
+def _provider_finish_reason(response: Any, state: StreamState) -> str | None:
+    """The finish reason the provider really sent. LiteLLM's stream wrapper invents
+    ``stop`` when a stream ends without one (a cut, a proxy's error page, a body without
+    ``choices``); its ``received_finish_reason`` keeps what actually arrived."""
+    if not hasattr(response, "received_finish_reason"):
+        return state.finish_reason  # not LiteLLM's wrapper: trust the chunks
+    received = response.received_finish_reason or getattr(
+        response, "intermittent_finish_reason", None
+    )
+    state.provider_finish_reason = str(received) if received else None
+    return state.provider_finish_reason
+
+
+def incomplete_reply(state: StreamState, provider_finish: str | None) -> Retryable | None:
+    """Why a stream that ended normally still did not carry a complete reply (None when
+    it did): only a reply the provider finished is an answer."""
+    if provider_finish is not None:
+        return None
+    if not state.text and not state.calls:
+        return Retryable(
+            "the server answered HTTP 200 without a usable reply (a body that is not a "
+            "chat completion, or one without choices)"
+        )
+    return Retryable("the reply stream ended before the reply was complete (no finish reason)")
 
 
 def _litellm() -> Any:
@@ -211,8 +242,7 @@ class LiteLLMClient:
                         text = state.add(chunk)
                         if text:
                             yield TextDelta(text)
-                    if state.finish_reason is None:
-                        failure = Retryable("stream ended without a finish reason")
+                    failure = incomplete_reply(state, _provider_finish_reason(response, state))
                 except Exception as exc:
                     failure = self._classify(exc, mid_stream=True)
                 finally:
@@ -222,18 +252,38 @@ class LiteLLMClient:
             if failure is None:
                 yield self._reply(state, wire, tools, retries, time.monotonic() - started)
                 return
-            if retries >= self.max_retries:
-                raise LLMUnavailable(
-                    f"model {self.model} failed after {retries + 1} attempts; last error: "
-                    f"{failure.reason}. Check the provider's status page or the server at "
-                    f"{self.api_base or 'the provider'}, or raise max_retries.",
-                    attempts=retries + 1,
-                    last_reason=failure.reason,
-                )
+            if retries >= self._retry_limit(failure):
+                raise self._unavailable(failure, retries + 1)
             retries += 1
             delay = self._delay(retries, failure.retry_after)
+            if failure.connect_failure:
+                delay = min(delay, CONNECT_RETRY_MAX_DELAY_S)
             yield RetryNotice(reason=failure.reason, attempt=retries, delay_s=delay)
             await asyncio.sleep(delay)
+
+    def _retry_limit(self, failure: Retryable) -> int:
+        # A refused connection or an unknown host rarely heals within a minute: a quick
+        # second try covers a server that is restarting, more only wastes the user's time.
+        if failure.connect_failure:
+            return min(self.max_retries, CONNECT_RETRIES)
+        return self.max_retries
+
+    def _unavailable(self, failure: Retryable, attempts: int) -> LLMUnavailable:
+        if failure.connect_failure:
+            where = self.api_base or f"the {self.provider} API"
+            return LLMUnavailable(
+                f"cannot connect to {where} ({failure.connect_failure}) after {attempts} "
+                "attempts. Is the model server running, and is --api-base right?",
+                attempts=attempts,
+                last_reason=failure.reason,
+            )
+        return LLMUnavailable(
+            f"model {self.model} failed after {attempts} attempts; last error: "
+            f"{failure.reason}. Check the provider's status page or the server at "
+            f"{self.api_base or 'the provider'}, or raise max_retries.",
+            attempts=attempts,
+            last_reason=failure.reason,
+        )
 
     def _delay(self, retry: int, retry_after: float | None) -> float:
         """Exponential backoff with jitter, capped; a provider's Retry-After wins."""
@@ -268,7 +318,7 @@ class LiteLLMClient:
             text=text,
             tool_calls=calls,
             usage=usage,
-            finish_reason=state.finish_reason,
+            finish_reason=state.provider_finish_reason or state.finish_reason,
             model=self.model,
             retries=retries,
             duration_s=duration_s,

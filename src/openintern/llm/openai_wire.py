@@ -50,6 +50,7 @@ class WireReply:
     delay_s: float = 0.0
     step: int | None = None
     kind: str = "step"
+    fault: str | None = None  # a ``ScriptedFault`` kind: send a broken 200 instead
 
 
 def error_reply(status: int, message: str, code: str | None = None) -> WireReply:
@@ -127,3 +128,21 @@ def stream_events(
     if usage is not None:
         events.append({**base, "choices": [], "usage": usage})
     return events
+
+
+# What a misbehaving proxy or gateway sends with a 200: an HTML error page.
+NON_JSON_BODY = (
+    b"<html><head><title>502 Bad Gateway</title></head>"
+    b"<body><center><h1>502 Bad Gateway</h1></center></body></html>\n"
+)
+
+
+def no_choices_body(body: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+    """A ``chat.completion`` (or chunk) object with every field but ``choices``."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion.chunk" if body.get("stream") else "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "scripted"),
+        "usage": usage,
+    }

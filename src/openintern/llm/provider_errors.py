@@ -39,10 +39,49 @@ CONTEXT_PHRASES = (
 
 @dataclass
 class Retryable:
-    """A failure worth retrying, and how long the provider asked us to wait."""
+    """A failure worth retrying, and how long the provider asked us to wait.
+
+    ``connect_failure`` says why no connection could be opened at all ("connection
+    refused", ...); such failures get few, quick retries."""
 
     reason: str
     retry_after: float | None = None
+    connect_failure: str | None = None
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything it was raised from (LiteLLM wraps the OpenAI SDK, which
+    wraps httpx or aiohttp, which wrap the socket error)."""
+    seen: list[BaseException] = []
+    stack = [exc]
+    while stack and len(seen) < 20:
+        current = stack.pop()
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        for nxt in (current.__cause__, current.__context__,
+                    getattr(current, "original_exception", None)):
+            if isinstance(nxt, BaseException):
+                stack.append(nxt)
+    return seen
+
+
+def connect_failure(exc: BaseException) -> str | None:
+    """Why no connection could be opened, when that is what happened: "connection
+    refused", "unknown host", "network unreachable"; None for any other failure."""
+    import errno
+    import socket
+
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "unknown host: the name does not resolve"
+        if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH,
+                                                           errno.EHOSTUNREACH):
+            return "network unreachable" if cause.errno == errno.ENETUNREACH else (
+                "host unreachable")
+    return None
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
@@ -117,6 +156,10 @@ def classify_failure(
     text = str(getattr(exc, "message", "") or exc)
     lowered = text.lower()
     name = type(exc).__name__
+    refused = connect_failure(exc)
+    if refused is not None:
+        where = api_base or f"the {provider} API"
+        return Retryable(f"cannot connect to {where} ({refused})", connect_failure=refused)
     if status in (401, 403):
         raise auth_error(status, model=model, provider=provider, api_base=api_base) from exc
     if (

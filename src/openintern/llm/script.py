@@ -11,6 +11,10 @@ A script is a JSON file ``{"steps": [Step, ...]}``. Each step is one assistant r
   then with the step's normal reply.
 - ``cut_after_chars``: streaming only. Emit that many characters of ``text``, then drop
   the connection without a finish reason or ``[DONE]``; once, so the retry succeeds.
+- ``fault``: ``{"kind": "non_json"|"no_choices"|"truncated_stream", "times": N}``: answer
+  the step ``times`` times (default 1) with a broken HTTP 200 — a body that is not JSON,
+  JSON without ``choices``, or (streaming) a stream that ends cleanly after its first
+  chunk with no finish reason and no ``[DONE]`` — then with the step's normal reply.
 - ``delay_s``: wait this long before answering.
 - ``finish_reason``: override the finish reason (default ``tool_calls`` when the step has
   tool calls, else ``stop``).
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -59,6 +63,18 @@ class ScriptedError(BaseModel):
     times: int = Field(1, ge=1)
 
 
+FaultKind = Literal["non_json", "no_choices", "truncated_stream"]
+
+
+class ScriptedFault(BaseModel):
+    """A broken HTTP 200 the server sends (``times`` times) before the step's reply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: FaultKind
+    times: int = Field(1, ge=1)
+
+
 class Step(BaseModel):
     """One scripted assistant reply (see the module docstring for the fields)."""
 
@@ -68,6 +84,7 @@ class Step(BaseModel):
     tool_calls: list[ScriptedToolCall] = Field(default_factory=list)
     error: ScriptedError | None = None
     cut_after_chars: int | None = Field(None, ge=0)
+    fault: ScriptedFault | None = None
     delay_s: float = Field(0.0, ge=0)
     finish_reason: str | None = None
 

@@ -8,7 +8,8 @@ replies are exactly the OpenAI wire format (``chat.completion`` objects, or serv
 Script format (full description in ``docs/scripted-server.md`` and ``script.py``): a JSON
 file ``{"steps": [Step, ...]}``; a step has optional ``text``, ``tool_calls`` (name,
 arguments as an object or a raw, possibly malformed, string, optional id), ``error``
-(status, message, retry_after, times), ``cut_after_chars``, ``delay_s``, ``finish_reason``::
+(status, message, retry_after, times), ``fault`` (kind, times: a broken HTTP 200),
+``cut_after_chars``, ``delay_s``, ``finish_reason``::
 
     {"steps": [
       {"text": "Let me look.", "tool_calls": [{"name": "shell", "arguments": {"command": "ls"}}]},
@@ -56,10 +57,12 @@ from typing import Any
 
 from openintern.llm.markers import SUMMARY_REQUEST_MARKER
 from openintern.llm.openai_wire import (
+    NON_JSON_BODY,
     WireReply,
     completion_body,
     error_reply,
     message_text,
+    no_choices_body,
     stream_events,
 )
 from openintern.llm.script import Script, ScriptError, Step
@@ -117,6 +120,7 @@ class ScriptedServer:
         self.requests: list[dict[str, Any]] = []
         self.steps_used = 0
         self._errors_served: Counter[int] = Counter()
+        self._faults_served: Counter[int] = Counter()
         self._cuts_served: set[int] = set()
         self._previous_messages: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -234,6 +238,10 @@ class ScriptedServer:
             reply.retry_after = step.error.retry_after
             reply.step, reply.delay_s = index, step.delay_s
             return reply
+        if step.fault is not None and self._faults_served[index] < step.fault.times:
+            self._faults_served[index] += 1
+            return WireReply(200, text=step.text, fault=step.fault.kind, kind="fault",
+                             step=index, delay_s=step.delay_s)
         calls = [
             {
                 "id": c.id or f"call_{uuid.uuid4().hex[:24]}",
@@ -322,6 +330,8 @@ def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                     headers["retry-after"] = f"{reply.retry_after:g}"
                     headers["retry-after-ms"] = str(int(reply.retry_after * 1000))
                 self._send_json(reply.status, reply.error, headers)
+            elif reply.fault is not None:
+                self._send_fault(body, reply, usage)
             elif body.get("stream"):
                 options = body.get("stream_options") or {}
                 self._send_stream(body, reply, usage if options.get("include_usage") else None)
@@ -340,17 +350,52 @@ def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
+        def _send_bytes(self, content_type: str, payload: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _send_fault(self, body: dict[str, Any], reply: WireReply,
+                        usage: dict[str, Any]) -> None:
+            """A broken HTTP 200 (see ``ScriptedFault``)."""
+            streaming = bool(body.get("stream"))
+            if reply.fault == "non_json":
+                self._send_bytes("text/html", NON_JSON_BODY)
+            elif reply.fault == "no_choices" and not streaming:
+                self._send_json(200, no_choices_body(body, usage))
+            elif reply.fault == "no_choices":
+                self._start_stream()
+                self._write_chunk(f"data: {json.dumps(no_choices_body(body, usage))}\n\n".encode())
+                self._write_chunk(b"data: [DONE]\n\n")
+                self.wfile.write(b"0\r\n\r\n")
+            elif streaming:  # truncated_stream: the first chunks, then a clean end of body
+                # The role chunk and the first piece of text: what a proxy that cut the
+                # upstream passes on before it ends the response as if it were complete.
+                first = [e for e in stream_events(body, reply, None)[:2] if e is not None]
+                self._start_stream()
+                for event in first:
+                    self._write_chunk(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.write(b"0\r\n\r\n")
+            else:  # truncated_stream, not streaming: half a JSON body
+                whole = json.dumps(completion_body(body, reply, usage)).encode()
+                self._send_bytes("application/json", whole[: len(whole) // 2])
+
+        def _start_stream(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+
         def _write_chunk(self, data: bytes) -> None:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
         def _send_stream(
             self, body: dict[str, Any], reply: WireReply, usage: dict[str, Any] | None
         ) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
+            self._start_stream()
             for event in stream_events(body, reply, usage):
                 if event is None:  # the scripted cut: drop the connection mid-body
                     self.wfile.flush()

@@ -34,6 +34,8 @@ class StreamState:
     text: list[str] = field(default_factory=list)
     calls: dict[int, _PartialCall] = field(default_factory=dict)
     finish_reason: str | None = None
+    # What the provider itself sent, when the stream wrapper says (see client.py).
+    provider_finish_reason: str | None = None
     usage: Any = None
 
     def add(self, chunk: Any) -> str:

@@ -84,8 +84,10 @@ def runs_table(ledger: Ledger, session_id: str | None = None) -> Table:
         style = {"succeeded": "green", "failed": "red", "timeout": "red",
                  "cancelled": "yellow", "running": "cyan"}.get(e.status, "")
         name = ("★ " if e.is_best else "") + e.name
-        table.add_row(e.id, e.session_id[:8], name, Text(e.status, style=style),
-                      "" if e.seed is None else str(e.seed), _key_metrics(e), started,
+        # Text, not str: names and metrics are model-written, and Rich would read
+        # "[...]" in them as markup and drop it.
+        table.add_row(e.id, e.session_id[:8], Text(name), Text(e.status, style=style),
+                      "" if e.seed is None else str(e.seed), Text(_key_metrics(e)), started,
                       duration)
     return table
 
@@ -115,13 +117,13 @@ def run_detail(ledger: Ledger, exp_id: str) -> RenderableType:
             for a in lineage)))
     for key, value in rows:
         if value:
-            info.add_row(key, value)
+            info.add_row(key, Text(value))  # literal: commands hold "[...]" often
     metrics = Table(title="Final metrics")
     for col in ("metric", "final", "best"):
         metrics.add_column(col)
     for name, final in sorted(e.final_metrics.items()):
         best = e.best_metrics.get(name)
-        metrics.add_row(name, f"{final:.6g}", "" if best is None else f"{best:.6g}")
+        metrics.add_row(Text(name), f"{final:.6g}", "" if best is None else f"{best:.6g}")
     parts: list[RenderableType] = [info, metrics]
     parts += [Text(f"alert: {a}", style="red") for a in e.alerts]
     return Group(*parts)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, create_engine, event, insert, update
+from sqlalchemy.engine import make_url
 
 from openintern.store.models import EventRow, MessageRow, SessionRow
 
@@ -26,13 +29,57 @@ INSERT_MESSAGE = insert(MessageRow)
 INSERT_EVENT = insert(EventRow)
 
 
+# JSON has no NaN or Infinity: PostgreSQL refuses Python's ``NaN`` token, SQLite keeps it
+# as text. A metric may well be NaN (a diverged loss), so non-finite numbers are stored as
+# this one-key object on every backend and turned back into floats when read.
+NON_FINITE_KEY = "$nonfinite"
+_NON_FINITE_NAMES = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _tag_non_finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {NON_FINITE_KEY: _NON_FINITE_NAMES[repr(value)]}
+    if isinstance(value, dict):
+        return {k: _tag_non_finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_tag_non_finite(v) for v in value]
+    return value
+
+
+def _untag_non_finite(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and NON_FINITE_KEY in obj:
+        return float(obj[NON_FINITE_KEY])
+    return obj
+
+
+def json_serializer(value: Any) -> str:
+    """JSON text every backend accepts: non-finite floats tagged (see above)."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:  # a NaN or an infinity somewhere: the slow path, only then
+        return json.dumps(_tag_non_finite(value), allow_nan=False)
+
+
+def json_deserializer(text: str) -> Any:
+    """The inverse of :func:`json_serializer` (also reads the bare ``NaN`` of old rows)."""
+    return json.loads(text, object_hook=_untag_non_finite)
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL and a busy timeout for concurrent readers."""
+    """An engine for ``url``; SQLite gets WAL and a busy timeout for concurrent readers
+    (30 s unless the URL says ``?timeout=...``)."""
     is_sqlite = url.startswith("sqlite")
+    connect_args: dict[str, Any] = {}
+    if is_sqlite:
+        connect_args = {"check_same_thread": False}
+        if "timeout" not in make_url(url).query:
+            connect_args["timeout"] = 30
     engine = create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite else {},
+        connect_args=connect_args,
         pool_pre_ping=not is_sqlite,
+        json_serializer=json_serializer,
+        json_deserializer=json_deserializer,
     )
     if is_sqlite:
 

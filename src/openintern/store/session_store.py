@@ -19,9 +19,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
+from openintern.encodable import encodable, encodable_text
 from openintern.events import EPHEMERAL_EVENT_TYPES, EventBase, PlanItem, parse_event
 from openintern.llm.types import Message
 from openintern.secrets import Redactor
@@ -41,17 +44,82 @@ class StoreError(RuntimeError):
     """The store cannot do what was asked (unknown session, ambiguous id, bad URL)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database failed a read or write (disk full, database locked, connection lost).
+    The transaction in progress was rolled back; everything committed before is kept."""
+
+
+# Database errors that mean "the database cannot do this now", not "the code is wrong".
+_UNAVAILABLE = (OperationalError, InterfaceError, DataError)
+
+_HINTS = (
+    ("locked", "another process holds a lock on the database (a second intern, or a "
+               "long transaction); stop it or wait"),
+    ("full", "the disk is full; free some space"),
+    ("disk i/o", "the disk failed; check the file system"),
+    ("readonly", "the database file is read-only; check its permissions"),
+    ("unable to open", "the database file or its folder cannot be opened; check the path "
+                       "and its permissions"),
+    ("read-only", "the database is read-only; check its permissions"),
+    ("could not connect", "the database server is not reachable; start it or check the "
+                          "store URL"),
+    ("connection", "the connection to the database server was lost; check the server"),
+)
+
+
+class EncodableRedactor(Redactor):
+    """The store's redactor: secrets removed, then text made encodable (no NUL, no lone
+    surrogates), so every backend accepts what is written."""
+
+    def __init__(self, inner: Redactor) -> None:
+        self.inner = inner
+
+    def text(self, value: str) -> str:
+        """Redacted, encodable text."""
+        return encodable_text(self.inner.text(value))
+
+    def deep(self, value: Any) -> Any:
+        """A redacted, encodable copy of a JSON-like value."""
+        return encodable(self.inner.deep(value))
+
+
 class Store:
     """Sessions, messages, events, notes and plans; every write is its own commit."""
 
     def __init__(self, url: str, redactor: Redactor | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
-        Base.metadata.create_all(self.engine)
+        with self._translating():
+            Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.redactor = redactor or Redactor.from_environment()
+        self.redactor = EncodableRedactor(redactor or Redactor.from_environment())
         # The open batch transaction of each thread (see ``batch``).
         self._local = threading.local()
+
+    def display_url(self) -> str:
+        """The store URL without its password."""
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:  # an unparsable URL never got this far, but never fail here
+            return "the configured store"
+
+    def unavailable(self, exc: Exception) -> StoreUnavailable:
+        """The typed error for a failed database call, saying what to do."""
+        orig = getattr(exc, "orig", None) or exc
+        reason = " ".join(str(orig).split())[:300] or type(orig).__name__
+        lowered = reason.lower()
+        hint = next((h for key, h in _HINTS if key in lowered), "check the database")
+        return StoreUnavailable(
+            f"the store ({self.display_url()}) failed: {reason}. Nothing committed before "
+            f"was lost; {hint}, then continue the session with `intern resume <id>`."
+        )
+
+    @contextmanager
+    def _translating(self) -> Iterator[None]:
+        try:
+            yield
+        except _UNAVAILABLE as exc:
+            raise self.unavailable(exc) from exc
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -60,7 +128,7 @@ class Store:
         if getattr(self._local, "conn", None) is not None:
             yield
             return
-        with self.engine.begin() as conn:
+        with self._translating(), self.engine.begin() as conn:
             self._local.conn = conn
             try:
                 yield
@@ -74,13 +142,14 @@ class Store:
         if conn is not None:
             yield conn
             return
-        with self.engine.begin() as own:
+        with self._translating(), self.engine.begin() as own:
             yield own
 
     @contextmanager
     def db(self) -> Iterator[DBSession]:
-        """A unit of work, committed on success (used by later layers too)."""
-        with self._sessions() as db, db.begin():
+        """A unit of work, committed on success (used by later layers too). A database
+        failure raises :class:`StoreUnavailable`."""
+        with self._translating(), self._sessions() as db, db.begin():
             yield db
 
     def close(self) -> None:
@@ -297,7 +366,8 @@ class Store:
         kind = getattr(event, "type", "")
         if kind in EPHEMERAL_EVENT_TYPES:
             return None
-        payload = self.redactor.deep(event.model_dump(mode="json", exclude={"seq"}))
+        # Encodable before dumping: pydantic's JSON mode mangles lone surrogates itself.
+        payload = self.redactor.deep(encodable(event).model_dump(mode="json", exclude={"seq"}))
         # Core INSERT: events are the most frequent write of a session.
         with self._write() as conn:
             key = conn.execute(
@@ -306,6 +376,31 @@ class Store:
             ).inserted_primary_key
         event.seq = int(key[0]) if key else None
         return event.seq
+
+    def model_calls_in_turn(self, session_id: str) -> int:
+        """Model calls of the session's current turn (since the user's last message),
+        counted from the recorded ``model_call`` events: messages folded into summaries
+        still count, so a resumed turn's iteration cap means the same as a fresh one."""
+        with self.db() as db:
+            last_user = db.scalar(
+                select(func.max(EventRow.id)).where(
+                    EventRow.session_id == session_id, EventRow.type == "user_message"
+                )
+            )
+            row = db.scalars(
+                select(EventRow)
+                .where(
+                    EventRow.session_id == session_id,
+                    EventRow.type == "model_call",
+                    EventRow.id > (last_user or 0),
+                )
+                .order_by(EventRow.id.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return 0
+            iteration = (row.payload or {}).get("iteration")
+            return int(iteration) if isinstance(iteration, int) else 0
 
     def events_after(
         self, session_id: str, after_seq: int = 0, limit: int = 10_000

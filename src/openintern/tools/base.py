@@ -38,7 +38,8 @@ class ToolResult:
     @classmethod
     def error(cls, message: str, **data: Any) -> ToolResult:
         """A failed call, phrased so the model knows what to do next."""
-        return cls(text=f"ERROR: {message}", ok=False, data=data)
+        text = message if message.startswith("ERROR:") else f"ERROR: {message}"
+        return cls(text=text, ok=False, data=data)
 
 
 class ResearchState(Protocol):

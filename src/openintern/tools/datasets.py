@@ -93,7 +93,8 @@ def render_search(hits: list[RepoSummary], query: str | None, limit: int) -> str
             continue
         seen.add(hit.id)
         tags = [t for t in hit.tags if not t.startswith(("license:", "region:"))][:6]
-        lines.append(f"| {hit.id} | {hit.downloads or 0:,} | {hit.likes or 0:,} | "
+        name = f"{hit.id} (DISABLED on the Hub: unusable)" if hit.disabled else hit.id
+        lines.append(f"| {name} | {hit.downloads or 0:,} | {hit.likes or 0:,} | "
                      f"{hit.license or '-'} | {_cell(', '.join(tags))} |")
     if not seen:
         return f"No Hub dataset matches {query!r}; try fewer or different words."

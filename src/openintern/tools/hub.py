@@ -56,7 +56,8 @@ def render_models(hits: list[RepoSummary], limit: int) -> str:
         if h.id in seen:
             continue
         seen.add(h.id)
-        lines.append(f"| {h.id} | {h.pipeline_tag or '-'} | {h.library or '-'} | "
+        name = f"{h.id} (DISABLED)" if h.disabled else h.id
+        lines.append(f"| {name} | {h.pipeline_tag or '-'} | {h.library or '-'} | "
                      f"{_count(h.downloads)} | {_count(h.likes)} | {h.license or '-'} |")
     if not seen:
         return "No model matches; try fewer words, another filter, or no filter."
@@ -68,6 +69,7 @@ def render_models(hits: list[RepoSummary], limit: int) -> str:
 def render_info(info: RepoInfo, card: str | None) -> str:
     """Details of a repo with a model-card excerpt."""
     lines = [f"## {info.kind} {info.id}"]
+    lines += [f"WARNING: {w}." for w in info.warnings()]
     facts = [
         ("task", info.pipeline_tag), ("library", info.library), ("license", info.license),
         ("downloads", _count(info.downloads)), ("likes", _count(info.likes)),

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from openintern.http import ServiceError, ServiceNotFound
 from openintern.literature import LiteratureClients, literature_clients
 from openintern.literature.fulltext import FullTextUnavailable, table_of_contents
+from openintern.literature.hf_papers import MAX_RESULTS as HF_MAX_RESULTS
 from openintern.literature.merge import PaperRecord, from_arxiv, from_hf, from_s2, fuse
 from openintern.literature.semantic_scholar import S2Edge, normalize_paper_id
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
@@ -70,7 +71,7 @@ def _authors(names: list[str], most: int = 4) -> str:
 
 
 def _line(rank: int, rec: PaperRecord) -> str:
-    bits = [f"{rank}. {rec.title}"]
+    bits = [f"{rank}. {rec.title or '(no title given)'}"]
     meta = [x for x in (str(rec.year) if rec.year else None, _authors(rec.authors),
                         rec.venue) if x]
     bits.append(" (" + "; ".join(meta) + ")")
@@ -87,6 +88,11 @@ def _record_data(rec: PaperRecord) -> dict[str, Any]:
 
 def _service_error(exc: ServiceError) -> ToolError:
     return ToolError(str(exc))
+
+
+async def _none() -> None:
+    """A source not asked (nothing it could add)."""
+    return None
 
 
 async def _guard(coro: Awaitable[T], label: str, notes: list[str]) -> T | None:
@@ -157,13 +163,20 @@ class Papers(Tool[PapersParams]):
         year = None
         if p.year_min or p.year_max:
             year = f"{p.year_min or ''}-{p.year_max or ''}"
+        hf_search = (_guard(c.hf_papers.search(query, limit=p.offset + p.limit),
+                            "HF Papers", notes)
+                     if p.offset < HF_MAX_RESULTS else _none())
+        if p.offset + p.limit > HF_MAX_RESULTS:
+            notes.append(f"HF Papers serves at most {HF_MAX_RESULTS} results per query; "
+                         f"results past the {HF_MAX_RESULTS}th come from arXiv and Semantic "
+                         "Scholar only.")
         arxiv_page, s2_page, hf_list = await asyncio.gather(
             _guard(c.arxiv.search(query, start=p.offset, max_results=p.limit,
                                   sort_by="submittedDate" if p.sort == "date" else "relevance"),
                    "arXiv", notes),
             _guard(c.semantic_scholar.search(query, offset=p.offset, limit=p.limit, year=year),
                    "Semantic Scholar", notes),
-            _guard(c.hf_papers.search(query, limit=p.offset + p.limit), "HF Papers", notes),
+            hf_search,
         )
         if arxiv_page is None and s2_page is None and hf_list is None:
             raise ToolError("every literature service failed: " + " | ".join(notes))
@@ -338,10 +351,15 @@ class Papers(Tool[PapersParams]):
             "operation": "snippets", "count": len(snippets)})
 
     async def _daily(self, p: PapersParams, c: LiteratureClients) -> ToolResult:
+        if p.offset >= HF_MAX_RESULTS:
+            raise ToolError(f"HF daily papers has at most {HF_MAX_RESULTS} entries; use an "
+                            f"offset below {HF_MAX_RESULTS}")
         papers = await c.hf_papers.daily(limit=p.offset + p.limit)
         shown = papers[p.offset:p.offset + p.limit]
         records = [from_hf(x) for x in shown]
         lines = ["Hugging Face daily papers:"]
         lines += [_line(p.offset + i + 1, r) for i, r in enumerate(records)] or ["None."]
+        if p.offset + p.limit > HF_MAX_RESULTS:
+            lines.append(f"(the Hub lists at most {HF_MAX_RESULTS} daily papers)")
         return ToolResult("\n".join(lines), data={
             "operation": "daily", "papers": [_record_data(r) for r in records]})
