@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from e2e_helpers import intern_env, run_intern, store
 
+from openintern.agent.guards import EMPTY_REPLY_NUDGE
 from openintern.agent.longrun import write_fixture_files
-from openintern.agent.loop import EMPTY_REPLY_NUDGE
 from openintern.llm.script import Script, Step
 from openintern.llm.scripted import ScriptedServer
 from openintern.store import Store

@@ -16,6 +16,7 @@ from openintern.events import ExperimentUpdate, ModelCall, ToolCallFinished, Use
 from openintern.llm.types import Message, ToolCall
 from openintern.secrets import Redactor
 from openintern.store import Store, StoreUnavailable
+from openintern.store.engine import create_tables
 
 
 def _raw_rows(store: Store) -> list[str]:
@@ -180,3 +181,25 @@ def test_a_full_disk_is_a_typed_error_and_keeps_what_was_committed(tmp_path: Pat
     sqlalchemy.event.remove(store.engine, "connect", _cap)
     store.engine.dispose()
     assert store.load_messages(sid)[0].content == "kept"
+
+
+def test_two_processes_creating_the_schema_at_once_both_succeed(tmp_path: Path) -> None:
+    # Another process creates a table between our "is it there?" check and our CREATE:
+    # the race `intern serve` and a CLI run (or a test reading a new store) can hit.
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    engine = sqlalchemy.create_engine(url)
+    other = sqlalchemy.create_engine(url)
+    metadata = sqlalchemy.MetaData()
+    table = sqlalchemy.Table("things", metadata, sqlalchemy.Column("id", sqlalchemy.Integer,
+                                                                   primary_key=True))
+    raced: list[bool] = []
+
+    @sqlalchemy.event.listens_for(table, "before_create")
+    def _the_other_process_wins(*_: Any, **__: Any) -> None:
+        if not raced:
+            raced.append(True)
+            with other.begin() as conn:
+                conn.execute(sql("CREATE TABLE things (id INTEGER PRIMARY KEY)"))
+
+    create_tables(metadata, engine)
+    assert raced and sqlalchemy.inspect(engine).has_table("things")

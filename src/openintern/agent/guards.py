@@ -1,6 +1,6 @@
-"""Guards of the research loop: doom loops, malformed or dangling tool calls, approvals,
-budget. Each is a small object or function the loop calls; none of them ends a session
-on bad model output — they turn it into text the model can act on."""
+"""Guards of the research loop: doom loops, malformed replies, malformed or dangling tool
+calls, approvals, budget. Each is a small object or function the loop calls; none of them
+ends a session on bad model output — they turn it into text the model can act on."""
 
 from __future__ import annotations
 
@@ -13,23 +13,29 @@ from pydantic import BaseModel
 
 from openintern.agent.summary import short_arguments
 from openintern.events import ApprovalRequested
-from openintern.llm.types import Message, ToolCall
+from openintern.llm.types import Message, ModelReply, ToolCall
 from openintern.tools.base import Tool, ToolError, ToolRegistry
 
 __all__ = [
+    "CUT_REPLY_NUDGE",
     "DANGLING_RESULT_TEXT",
+    "EMPTY_REPLY_NUDGE",
+    "MAX_CORRECTIONS",
     "Approver",
     "AutoApprover",
     "BudgetGuard",
     "CheckedCall",
+    "Correction",
     "DenyingApprover",
     "DoomLoopDetector",
     "check_calls",
     "dedupe_call_ids",
+    "malformed_detail",
     "orphan_results",
     "plan_repairs",
     "repair_dangling",
     "repair_history",
+    "reply_correction",
 ]
 
 # ----- doom loops ------------------------------------------------------------------------
@@ -173,6 +179,49 @@ def check_calls(calls: list[ToolCall], registry: ToolRegistry) -> list[CheckedCa
             continue
         checked.append(CheckedCall(call, tool, params, None))
     return checked
+
+
+# ----- malformed replies --------------------------------------------------------------------
+
+# An empty reply (no text, no tool call) or one cut at the output limit gets this many
+# corrective messages in a row before the turn stops with a named reason.
+MAX_CORRECTIONS = 2
+EMPTY_REPLY_NUDGE = (
+    "[Harness] Your last reply was empty: no text and no tool call. Continue the task: "
+    "call a tool, or, if the task is done, answer with your final report as text."
+)
+CUT_REPLY_NUDGE = (
+    "[Harness] Your last reply was cut off at the output token limit. Continue exactly "
+    "where it stopped, more briefly if you can."
+)
+
+
+@dataclass
+class Correction:
+    """What a malformed reply gets: the guard's name and the message to the model."""
+
+    guard: str
+    text: str
+
+
+def reply_correction(reply: ModelReply) -> Correction | None:
+    """The correction a malformed reply needs, or None for a well-formed one. A reply
+    with tool calls is well-formed here (bad arguments are the tool-call guard's job)."""
+    if reply.tool_calls:
+        return None
+    if not reply.text.strip():
+        return Correction("empty_reply", EMPTY_REPLY_NUDGE)
+    if reply.finish_reason == "length":
+        return Correction("cut_reply", CUT_REPLY_NUDGE)
+    return None
+
+
+def malformed_detail(reply: ModelReply, replies: int) -> str:
+    """Why the turn stopped after ``replies`` malformed replies in a row."""
+    what = ("stopped at the output token limit" if reply.text.strip()
+            else "were empty (no text, no tool call)")
+    return (f"the model's last {replies} replies {what} despite {replies - 1} corrections; "
+            "try another model, or resume the session to try again")
 
 
 # ----- dangling and orphan tool results ----------------------------------------------------

@@ -12,26 +12,26 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
+from openintern.agent.approvals import ApprovalGate
 from openintern.agent.context import ContextBuilder, ContextOverflowError, truncate_tool_output
 from openintern.agent.guards import (
-    ApprovalDecision,
+    MAX_CORRECTIONS,
     Approver,
     BudgetGuard,
     CheckedCall,
-    DenyingApprover,
+    Correction,
     DoomLoopDetector,
     check_calls,
     dedupe_call_ids,
+    malformed_detail,
     orphan_results,
     plan_repairs,
+    reply_correction,
 )
+from openintern.agent.offload import off_loop
 from openintern.events import (
-    ApprovalRequested,
-    ApprovalResolved,
     AssistantDelta,
     AssistantMessage,
     Compaction,
@@ -50,20 +50,6 @@ from openintern.llm.errors import ContextWindowExceeded, LLMError
 from openintern.llm.types import LLMClient, Message, ModelReply, RetryNotice, TextDelta, ToolCall
 from openintern.store import Store, StoreUnavailable
 from openintern.tools.base import ToolContext, ToolError, ToolRegistry, ToolResult
-
-T = TypeVar("T")
-
-# An empty reply (no text, no tool call) or one cut at the output limit gets this many
-# corrective messages in a row before the turn stops with a named reason.
-MAX_CORRECTIONS = 2
-EMPTY_REPLY_NUDGE = (
-    "[Harness] Your last reply was empty: no text and no tool call. Continue the task: "
-    "call a tool, or, if the task is done, answer with your final report as text."
-)
-CUT_REPLY_NUDGE = (
-    "[Harness] Your last reply was cut off at the output token limit. Continue exactly "
-    "where it stopped, more briefly if you can."
-)
 
 
 @dataclass
@@ -104,9 +90,15 @@ class ResearchLoop:
         self.budget = BudgetGuard(limits.budget_usd)
         self.doom = DoomLoopDetector()
         self.history: list[Message] = store.load_messages(session_id)
+        self._history_stale = False
         info = store.get_session(session_id)
         self.total_cost_usd = info.total_cost_usd
-        self.compute_spent_usd = info.compute_spent_usd
+        self.approvals = ApprovalGate(
+            approver=approver, bus=bus, tool_ctx=tool_ctx,
+            compute_budget_usd=limits.compute_budget_usd,
+            compute_spent_usd=info.compute_spent_usd,
+            record_spend=lambda usd: store.update_session(session_id, compute_spent_usd=usd),
+        )
 
     # --- one turn --------------------------------------------------------------------
     async def run_turn(self, user_text: str | None = None) -> TurnComplete:
@@ -118,7 +110,7 @@ class ResearchLoop:
         try:
             # A resumed turn keeps counting its model calls toward the cap (a turn killed
             # at step 250 of 300 gets 50 more, not another 300), summarised ones included.
-            iterations = await self._db(self._begin_turn, user_text)
+            iterations = await off_loop(self._begin_turn, user_text)
             specs = self.tools.specs()
             corrections = 0
             while iterations < self.limits.max_iterations:
@@ -130,58 +122,67 @@ class ResearchLoop:
                 # Fresh ids for empty/duplicate call ids before anything is stored, so
                 # every result points at a call the stored message really has.
                 reply.tool_calls = dedupe_call_ids(reply.tool_calls)
-                nudge = _correction(reply)
-                if nudge is not None:
+                correction = reply_correction(reply)
+                if correction is not None:
                     corrections += 1
                     if corrections > MAX_CORRECTIONS:
-                        await self._db(self._record_reply, reply, iterations, None)
-                        return await self._db(self._failed, _malformed_detail(reply, corrections),
-                                              iterations, final_text, "malformed_reply")
-                    await self._db(self._record_reply, reply, iterations, nudge)
+                        await off_loop(self._record_reply, reply, iterations, None)
+                        return await self._stop(iterations, final_text, self._failed,
+                                                malformed_detail(reply, corrections),
+                                                iterations, final_text, "malformed_reply")
+                    await off_loop(self._record_reply, reply, iterations, correction)
                     continue
                 corrections = 0
                 final_text = reply.text
-                await self._db(self._record_reply, reply, iterations, None)
+                await off_loop(self._record_reply, reply, iterations, None)
                 if not reply.tool_calls:
                     reason = "finished"
                     break
                 doom = self.doom.observe(reply.tool_calls)
                 await self._run_tools(reply.tool_calls)
                 if doom:
-                    await self._db(self._record_nudge, "doom_loop", doom)
+                    await off_loop(self._record_nudge, "doom_loop", doom)
         except asyncio.CancelledError:
-            return await self._db(self._interrupted, iterations, final_text)
+            return await self._stop(iterations, final_text, self._interrupted, iterations,
+                                    final_text)
         except StoreUnavailable as exc:
             return self._store_failed(exc, iterations, final_text)
         except (LLMError, ContextOverflowError) as exc:
-            return await self._db(self._failed, str(exc), iterations, final_text)
+            return await self._stop(iterations, final_text, self._failed, str(exc), iterations,
+                                    final_text)
         except Exception as exc:
             # Everything done so far is already stored; say what broke and stop the turn
             # so the session can be resumed once the cause is fixed.
             message = f"internal error: {type(exc).__name__}: {exc}"
-            try:
-                await self._db(self._repair)
-                await self._db(self._failed, message, iterations, final_text)
-            except StoreUnavailable as store_exc:
-                self._store_failed(store_exc, iterations, final_text)
+            await self._stop(iterations, final_text, self._repair_and_fail, message,
+                             iterations, final_text)
             raise
-        return await self._db(self._complete, reason, iterations, final_text, "")
+        return await self._stop(iterations, final_text, self._complete, reason, iterations,
+                                final_text, "")
 
-    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking store work (and the events it emits) off the event loop, so a slow
-        or locked database never stalls the loop's other work (the web, tool I/O, Ctrl+C).
-        A cancelled caller still waits for the started work: it is one short transaction,
-        and what follows (the repair after an interrupt) must see it finished."""
-        work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    async def _stop(self, iterations: int, text: str, fn: Callable[..., TurnComplete | None],
+                    *args: Any) -> TurnComplete:
+        """Record how the turn ended (``fn(*args)`` off the loop); if the store fails at
+        that too, the stop is a store failure."""
         try:
-            return await asyncio.shield(work)
-        except asyncio.CancelledError:
-            await asyncio.wait([work])
-            raise
+            outcome = await off_loop(fn, *args)
+        except StoreUnavailable as exc:
+            return self._store_failed(exc, iterations, text)
+        assert outcome is not None
+        return outcome
+
+    def _repair_and_fail(self, message: str, iterations: int, text: str) -> TurnComplete:
+        self._repair()
+        return self._failed(message, iterations, text)
 
     def _begin_turn(self, user_text: str | None) -> int:
         """Mark the session running, repair the history, record the user's message;
         return the model calls the turn has made already (0 for a new turn)."""
+        if self._history_stale:
+            # The last turn stopped on a store failure: the database, not memory, is
+            # the truth (a message recorded in memory may have been rolled back).
+            self.history = self.store.load_messages(self.session_id)
+            self._history_stale = False
         self.store.update_session(self.session_id, status="running")
         self._repair()
         if user_text is not None:
@@ -204,6 +205,7 @@ class ResearchLoop:
         stop. The session stays marked running, so `intern resume` continues the turn."""
         message = str(exc)
         total = self.total_cost_usd
+        self._history_stale = True
         for event in (
             ErrorEvent(message=message, fatal=True),
             TurnComplete(reason="store_error", iterations=iterations, text=text,
@@ -230,7 +232,7 @@ class ResearchLoop:
         for attempt in range(2):
             built = await self.context.build(self.history, specs)
             if built.compaction is not None:
-                await self._db(self._apply_compaction, built.compaction)
+                await off_loop(self._apply_compaction, built.compaction)
             try:
                 reply = await self._stream(built.messages, specs)
             except ContextWindowExceeded:
@@ -245,10 +247,11 @@ class ResearchLoop:
             return reply
         raise AssertionError("unreachable")
 
-    def _record_reply(self, reply: ModelReply, iteration: int, nudge: str | None) -> None:
-        """Usage, the assistant message and their events: one transaction per reply. With
-        a ``nudge`` (the reply was empty or cut off) the correction follows it; an empty
-        reply itself is not kept in the history (providers reject empty messages)."""
+    def _record_reply(self, reply: ModelReply, iteration: int,
+                      correction: Correction | None) -> None:
+        """Usage, the assistant message and their events: one transaction per reply. A
+        ``correction`` (the reply was empty or cut off) follows it; an empty reply itself
+        is not kept in the history (providers reject empty messages)."""
         with self.store.batch():
             total = self.total_cost_usd = self.store.add_usage(
                 self.session_id,
@@ -280,9 +283,8 @@ class ResearchLoop:
                         iteration=iteration,
                     )
                 )
-            if nudge is not None:
-                guard = "cut_reply" if nudge == CUT_REPLY_NUDGE else "empty_reply"
-                self._record_nudge(guard, nudge)
+            if correction is not None:
+                self._record_nudge(correction.guard, correction.text)
 
     def _record_nudge(self, guard: str, text: str) -> None:
         """A harness message to the model (loop guard, correction) and its event."""
@@ -296,9 +298,8 @@ class ResearchLoop:
             if isinstance(item, TextDelta):
                 self.bus.emit(AssistantDelta(text=item.text))
             elif isinstance(item, RetryNotice):
-                self.bus.emit(
-                    Retrying(reason=item.reason, attempt=item.attempt, delay_s=item.delay_s)
-                )
+                await off_loop(self.bus.emit, Retrying(reason=item.reason, attempt=item.attempt,
+                                                       delay_s=item.delay_s))
             else:
                 reply = item
         if reply is None:
@@ -336,11 +337,11 @@ class ResearchLoop:
     async def _run_batch(self, batch: list[CheckedCall]) -> None:
         if not batch:
             return
-        await self._db(self._record_starts, batch)
+        await off_loop(self._record_starts, batch)
         results = await asyncio.gather(*(self._run_one(c) for c in batch))
         # Record in call order once all are done, so a kill mid-batch leaves dangling
         # calls that resume repairs, never half-ordered results.
-        await self._db(self._record_results, batch, results)
+        await off_loop(self._record_results, batch, results)
 
     def _record_starts(self, batch: list[CheckedCall]) -> None:
         with self.store.batch():
@@ -364,11 +365,12 @@ class ResearchLoop:
         if item.error is not None or item.tool is None or item.params is None:
             return ToolResult.error(item.error or "invalid call"), time.perf_counter() - start
         try:
-            denial, params, edited = await self._approve(item)
-            if denial is not None:
-                return ToolResult.error(denial), time.perf_counter() - start
+            approval = await self.approvals.check(item)
+            if approval.denial is not None:
+                return ToolResult.error(approval.denial), time.perf_counter() - start
+            params = approval.params
             result = await item.tool.run(params, self.tool_ctx)
-            if edited:
+            if approval.edited:
                 # The model must know it was not its own call that ran.
                 result.text = (
                     f"[the user edited the arguments before approving; ran with: "
@@ -383,73 +385,6 @@ class ResearchLoop:
                 f"{call.name} failed unexpectedly: {type(exc).__name__}: {exc}"
             )
         return result, time.perf_counter() - start
-
-    async def _approve(self, item: CheckedCall) -> tuple[str | None, BaseModel, bool]:
-        """(denial text or None, the params to run with, whether the user edited them)."""
-        assert item.tool is not None and item.params is not None
-        reason = item.tool.approval_reason(item.params, self.tool_ctx)
-        if reason is None:
-            return None, item.params, False
-        request = ApprovalRequested(
-            request_id=item.call.id,
-            name=item.call.name,
-            arguments=item.params.model_dump(mode="json"),
-            reason=reason,
-            cost_estimate_usd=await item.tool.cost_estimate_usd(item.params, self.tool_ctx),
-        )
-        # On the loop, not in a worker thread (one short write, and approvals are rare):
-        # from here to the approver waiting for an answer no other task may run, or a
-        # quick UI could answer a request nobody waits for yet.
-        self.bus.emit(request)
-        estimate = request.cost_estimate_usd
-        budget = self.limits.compute_budget_usd
-        if estimate is not None and budget is not None and (
-            self.compute_spent_usd + estimate <= budget
-        ):
-            # Within the compute budget the user set: no question asked, spend recorded.
-            await self._db(self._spend_compute, estimate)
-            await self._db(self.bus.emit, ApprovalResolved(
-                request_id=request.request_id, approved=True, by="compute budget"))
-            return None, item.params, False
-        answer = await self.approver.approve(request)
-        decision = answer if isinstance(answer, ApprovalDecision) else ApprovalDecision(answer)
-        params, edited = item.params, None
-        if decision.approved and decision.arguments is not None:
-            try:
-                params = item.tool.params.model_validate(decision.arguments)
-                edited = params.model_dump(mode="json")
-            except ValidationError as exc:
-                decision = ApprovalDecision(False)
-                await self._db(self.bus.emit,
-                               ErrorEvent(message=f"edited arguments rejected: {exc}"))
-        await self._db(
-            self.bus.emit,
-            ApprovalResolved(
-                request_id=request.request_id,
-                approved=decision.approved,
-                by=type(self.approver).__name__,
-                edited_arguments=edited,
-            )
-        )
-        if decision.approved:
-            changed = edited is not None and edited != request.arguments
-            if changed:
-                # The user's edit may change the price (more hours, bigger hardware).
-                estimate = await item.tool.cost_estimate_usd(params, self.tool_ctx)
-            if estimate is not None:
-                await self._db(self._spend_compute, estimate)
-            return None, params, changed
-        if isinstance(self.approver, DenyingApprover):
-            return self.approver.reason(request), params, False
-        return (
-            ("the user did not approve this action; choose another approach or ask the user"),
-            params,
-            False,
-        )
-
-    def _spend_compute(self, usd: float) -> None:
-        self.compute_spent_usd += usd
-        self.store.update_session(self.session_id, compute_spent_usd=self.compute_spent_usd)
 
     def _record_result(self, call: ToolCall, result: ToolResult, duration: float) -> None:
         spill = self.tool_ctx.workspace / ".openintern" / "spill" / f"{_safe(call.id)}.txt"
@@ -501,20 +436,3 @@ def _args_for_event(item: CheckedCall) -> dict[str, Any] | str:
         return item.params.model_dump(mode="json")
     return item.call.arguments
 
-
-def _correction(reply: ModelReply) -> str | None:
-    """The corrective message a malformed reply needs, or None for a well-formed one."""
-    if reply.tool_calls:
-        return None
-    if not reply.text.strip():
-        return EMPTY_REPLY_NUDGE
-    if reply.finish_reason == "length":
-        return CUT_REPLY_NUDGE
-    return None
-
-
-def _malformed_detail(reply: ModelReply, replies: int) -> str:
-    what = ("stopped at the output token limit" if reply.text.strip()
-            else "were empty (no text, no tool call)")
-    return (f"the model's last {replies} replies {what} despite {replies - 1} corrections; "
-            "try another model, or resume the session to try again")

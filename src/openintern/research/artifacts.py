@@ -18,6 +18,7 @@ from sqlalchemy import select
 from openintern.research.ledger import ExperimentRecord
 from openintern.research.models import DataArtifactRow
 from openintern.research.snapshot import fingerprint_data
+from openintern.store.engine import create_tables
 from openintern.store.session_store import Store
 
 
@@ -48,7 +49,7 @@ class DataArtifacts:
         from openintern.store.models import Base
 
         self.store = store
-        Base.metadata.create_all(store.engine)
+        create_tables(Base.metadata, store.engine)
 
     def register(self, *, session_id: str, name: str, path: Path, rows: int,
                  card: dict[str, Any], kind: str = "synthetic") -> DataArtifact:

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 
 from openintern.compute.metrics import MetricPoint
 from openintern.research.models import ExperimentRow, MetricPointRow
+from openintern.store.engine import create_tables
 from openintern.store.session_store import Store
 
 # Metric names where lower is better (for "best" values).
@@ -118,7 +119,7 @@ class Ledger:
         from openintern.store.models import Base
 
         self.store = store
-        Base.metadata.create_all(store.engine)
+        create_tables(Base.metadata, store.engine)
 
     # --- create and read ---------------------------------------------------------------
     def declare(

@@ -6,8 +6,9 @@ import json
 import math
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, event, insert, update
+from sqlalchemy import Engine, MetaData, bindparam, create_engine, event, insert, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from openintern.store.models import EventRow, MessageRow, SessionRow
 
@@ -92,3 +93,20 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
     return engine
+
+
+def create_tables(metadata: MetaData, engine: Engine) -> None:
+    """Create the missing tables. Two processes opening a new database at once (`intern
+    serve` and a CLI run, or a test reading the store a run is creating) both see a table
+    missing and both create it: the loser's "already exists" only means the table is
+    there now, so check again instead of failing. (PostgreSQL may instead report the
+    duplicate row type the other CREATE TABLE inserted: pg_type_typname_nsp_index.)"""
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError) as exc:
+            text = str(exc).lower()
+            raced = "already exists" in text or "pg_type_typname_nsp_index" in text
+            if not raced or attempt == 4:
+                raise

@@ -20,7 +20,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session as DBSession
 from sqlalchemy.orm import sessionmaker
 
@@ -28,7 +27,18 @@ from openintern.encodable import encodable, encodable_text
 from openintern.events import EPHEMERAL_EVENT_TYPES, EventBase, PlanItem, parse_event
 from openintern.llm.types import Message
 from openintern.secrets import Redactor
-from openintern.store.engine import ADD_USAGE, INSERT_EVENT, INSERT_MESSAGE, make_engine
+from openintern.store.engine import (
+    ADD_USAGE,
+    INSERT_EVENT,
+    INSERT_MESSAGE,
+    create_tables,
+    make_engine,
+)
+from openintern.store.errors import (
+    UNAVAILABLE_ERRORS,
+    StoreError,
+    store_unavailable,
+)
 from openintern.store.models import (
     Base,
     EventRow,
@@ -38,33 +48,6 @@ from openintern.store.models import (
     SessionRow,
 )
 from openintern.store.records import SessionInfo, message_from_row, session_info
-
-
-class StoreError(RuntimeError):
-    """The store cannot do what was asked (unknown session, ambiguous id, bad URL)."""
-
-
-class StoreUnavailable(StoreError):
-    """The database failed a read or write (disk full, database locked, connection lost).
-    The transaction in progress was rolled back; everything committed before is kept."""
-
-
-# Database errors that mean "the database cannot do this now", not "the code is wrong".
-_UNAVAILABLE = (OperationalError, InterfaceError, DataError)
-
-_HINTS = (
-    ("locked", "another process holds a lock on the database (a second intern, or a "
-               "long transaction); stop it or wait"),
-    ("full", "the disk is full; free some space"),
-    ("disk i/o", "the disk failed; check the file system"),
-    ("readonly", "the database file is read-only; check its permissions"),
-    ("unable to open", "the database file or its folder cannot be opened; check the path "
-                       "and its permissions"),
-    ("read-only", "the database is read-only; check its permissions"),
-    ("could not connect", "the database server is not reachable; start it or check the "
-                          "store URL"),
-    ("connection", "the connection to the database server was lost; check the server"),
-)
 
 
 class EncodableRedactor(Redactor):
@@ -90,7 +73,7 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         with self._translating():
-            Base.metadata.create_all(self.engine)
+            create_tables(Base.metadata, self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.redactor = EncodableRedactor(redactor or Redactor.from_environment())
         # The open batch transaction of each thread (see ``batch``).
@@ -103,23 +86,12 @@ class Store:
         except Exception:  # an unparsable URL never got this far, but never fail here
             return "the configured store"
 
-    def unavailable(self, exc: Exception) -> StoreUnavailable:
-        """The typed error for a failed database call, saying what to do."""
-        orig = getattr(exc, "orig", None) or exc
-        reason = " ".join(str(orig).split())[:300] or type(orig).__name__
-        lowered = reason.lower()
-        hint = next((h for key, h in _HINTS if key in lowered), "check the database")
-        return StoreUnavailable(
-            f"the store ({self.display_url()}) failed: {reason}. Nothing committed before "
-            f"was lost; {hint}, then continue the session with `intern resume <id>`."
-        )
-
     @contextmanager
     def _translating(self) -> Iterator[None]:
         try:
             yield
-        except _UNAVAILABLE as exc:
-            raise self.unavailable(exc) from exc
+        except UNAVAILABLE_ERRORS as exc:
+            raise store_unavailable(exc, self.display_url()) from exc
 
     @contextmanager
     def batch(self) -> Iterator[None]:
