@@ -121,11 +121,14 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
                           capture_output=True, text=True, timeout=600, check=False)
 
 
-def _outcome(store: Store, session_id: str) -> str:
+def _outcome(store: Store, session_id: str, exit_code: int) -> str:
     events = store.events_after(session_id)
     turns = [e for e in events if e.type == "turn_complete"]
     info = store.get_session(session_id)
     reason = turns[-1].reason if turns else None  # type: ignore[attr-defined]
+    if info.status == "running" and exit_code == 4:
+        # The store could not record this stop (that is the fault); the terminal said it.
+        return "named stop: store_error"
     if info.status == "running" or reason not in (None, "finished"):
         return f"named stop: {reason or info.status}"
     guards = {e.guard for e in events if e.type == "guard_triggered"}  # type: ignore[attr-defined]
@@ -202,13 +205,13 @@ def run_fault(fault: Fault, base: Path) -> Row:
             conn.close()
         store = Store(f"sqlite:///{db}")
         [info] = store.list_sessions()
-        outcome = _outcome(store, info.id)
+        outcome = _outcome(store, info.id, first.returncode)
         resumed = "-"
         if outcome.startswith("named stop"):
             if fault.dead_endpoint:
                 env["OPENINTERN_API_BASE"] = server.base_url  # the server is up again
             again = _run(["resume", info.id, *fault.resume_args], env, ws)
-            resumed = f"exit {again.returncode}: {_outcome(store, info.id)}"
+            resumed = f"exit {again.returncode}: {_outcome(store, info.id, again.returncode)}"
         requests = list(server.requests)
     lost = _lost(requests, store, info.id)
     store.close()

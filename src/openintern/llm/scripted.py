@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -131,7 +132,7 @@ class ScriptedServer:
     def start(self) -> ScriptedServer:
         """Bind (port 0 picks a free one) and serve in a daemon thread."""
         handler = _make_handler(self)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        self._httpd = _QuietServer(("127.0.0.1", self._port), handler)
         self._httpd.daemon_threads = True
         # A short poll interval makes stop() quick (shutdown waits for the next poll).
         self._thread = threading.Thread(
@@ -274,6 +275,16 @@ class ScriptedServer:
         line = {"body": body, "status": reply.status, "step": reply.step, "kind": reply.kind}
         with self.record_path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up (a retrying or killed agent) is no server error: no
+    traceback on stderr for it; any other failure is still printed."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
