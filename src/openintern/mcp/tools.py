@@ -19,6 +19,7 @@ from openintern.mcp.connections import (
     ServerReport,
 )
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
+from openintern.tools.schema import render_guide
 
 PREFIX = "mcp__"
 _NAME_OK = re.compile(r"[^A-Za-z0-9_-]")
@@ -48,6 +49,11 @@ class McpTool(Tool[McpArguments]):
         """The server's description, labelled with where the tool comes from."""
         text = cls.remote_description.strip() or f"The {cls.remote_name} tool."
         return f"[MCP server {cls.server}] {text}"
+
+    @classmethod
+    def guide(cls) -> str:
+        """The server's description and its input schema's parameters."""
+        return render_guide(cls.name, cls.description(), cls.input_schema)
 
     @classmethod
     def spec(cls) -> dict[str, Any]:

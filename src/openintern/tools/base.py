@@ -7,7 +7,6 @@ and flags. Tools never print; they return.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, get
 from pydantic import BaseModel, ValidationError
 
 from openintern.events import EventBase, PlanItem
+from openintern.tools.schema import compact_schema, first_paragraph, render_guide
 
 if TYPE_CHECKING:
     from openintern.config import Settings
@@ -125,17 +125,20 @@ class Tool(Generic[P]):
 
     @classmethod
     def description(cls) -> str:
-        """The docstring, cleaned: what the model reads."""
-        return inspect.cleandoc(cls.__doc__ or cls.name)
+        """The docstring's first paragraph: what the model reads in every request (the
+        rest of the docstring is the tool's guide, shown by the ``help`` tool)."""
+        return first_paragraph(cls.__doc__ or cls.name)
+
+    @classmethod
+    def guide(cls) -> str:
+        """The whole docstring and every parameter with its default and limits."""
+        return render_guide(cls.name, cls.__doc__ or cls.name, cls.params.model_json_schema())
 
     @classmethod
     def spec(cls) -> dict[str, Any]:
-        """The OpenAI function-tool spec built from the params model and docstring."""
-        schema = cls.params.model_json_schema()
-        schema.pop("title", None)
-        for prop in schema.get("properties", {}).values():
-            if isinstance(prop, dict):
-                prop.pop("title", None)
+        """The OpenAI function-tool spec: the description and a compact schema of the
+        params model (see :mod:`openintern.tools.schema`)."""
+        schema = compact_schema(cls.params.model_json_schema())
         return {
             "type": "function",
             "function": {"name": cls.name, "description": cls.description(), "parameters": schema},

@@ -6,6 +6,7 @@ from typing import Any
 
 from openintern.tools.base import Tool, ToolRegistry
 from openintern.tools.files import EditFile, ReadFile, WriteFile
+from openintern.tools.help import Help
 from openintern.tools.plan import Note, Plan
 from openintern.tools.shell import Shell
 
@@ -47,6 +48,8 @@ def posttraining_tools() -> list[Tool[Any]]:
 
 
 def default_registry() -> ToolRegistry:
-    """Every tool of the main agent."""
-    return ToolRegistry([*core_tools(), *research_tools(), *compute_tools(),
-                         *posttraining_tools()])
+    """Every tool of the main agent, and ``help`` for their full guides."""
+    registry = ToolRegistry([*core_tools(), *research_tools(), *compute_tools(),
+                             *posttraining_tools()])
+    registry.add(Help(registry))
+    return registry

@@ -38,36 +38,28 @@ def datasets_server_client(ctx: ToolContext) -> DatasetsServerClient:
 
 class DatasetsParams(BaseModel):
     operation: Literal["search", "inspect", "audit"] = Field(
-        description="search: find Hub datasets; inspect: splits/features/rows/statistics of "
-        "a Hub dataset; audit: check a LOCAL dataset file or folder in the workspace."
+        description="search Hub datasets; inspect one (splits, features, rows, stats); "
+        "audit a LOCAL file or folder."
     )
-    query: str | None = Field(None, description="search: words to match in dataset ids.")
-    dataset: str | None = Field(
-        None, description="inspect: Hub dataset id, e.g. 'stanfordnlp/imdb'."
-    )
-    config: str | None = Field(None, description="inspect: config (subset); default the first.")
-    split: str | None = Field(None, description="inspect: split; default 'train' or the first.")
+    query: str | None = Field(None, description="search: words in dataset ids.")
+    dataset: str | None = Field(None, description="inspect: Hub id, e.g. 'stanfordnlp/imdb'.")
+    config: str | None = Field(None, description="inspect: subset (default: the first).")
+    split: str | None = Field(None, description="inspect: split (default: train).")
     path: str | None = Field(
-        None, description="audit: file (CSV/TSV/JSON/JSONL/Parquet/Arrow) or folder of split "
-        "files (train.csv, test.csv, …) or a save_to_disk folder, inside the workspace."
+        None, description="audit: data file or folder of split files in the workspace."
     )
-    label_column: str | None = Field(
-        None, description="audit: label column; default auto-detect label/target/class/y."
-    )
-    id_column: str | None = Field(
-        None, description="audit: id column ignored when comparing rows."
-    )
+    label_column: str | None = Field(None, description="audit: label column (default: auto).")
+    id_column: str | None = Field(None, description="audit: id column, ignored in comparisons.")
     key_columns: list[str] | None = Field(
-        None,
-        description="audit: columns compared for duplicates/leakage (default all but id/label).",
+        None, description="audit: columns compared for duplicates (default: all but id/label)."
     )
     sort: Literal["downloads", "likes", "trendingScore", "lastModified", "createdAt"] = Field(
-        "downloads", description="search: sort order (descending)."
+        "downloads", description="search: order (descending)."
     )
     filter: str | None = Field(
-        None, description="search: Hub tag filter, e.g. 'task_categories:text-classification'."
+        None, description="search: tag, e.g. 'task_categories:text-classification'."
     )
-    limit: int = Field(10, ge=1, le=50, description="search: results to return.")
+    limit: int = Field(10, ge=1, le=50, description="search: results.")
     rows: int = Field(3, ge=0, le=20, description="inspect: first rows to show.")
 
 
@@ -149,12 +141,14 @@ def render_inspection(r: DatasetInspection) -> str:
 
 
 class Datasets(Tool[DatasetsParams]):
-    """Find, inspect and audit datasets.
+    """Find and inspect Hub datasets; audit a local one (balance, duplicates, train/test
+    leakage) before training on it.
 
     - search: Hugging Face Hub datasets by keyword (ranked by downloads by default).
     - inspect: a Hub dataset through the dataset viewer, without downloading it: configs,
       splits with row counts, features (types, class names), first rows, column statistics.
-    - audit: a LOCAL dataset in the workspace (a file or a folder of split files): schema,
+    - audit: a LOCAL dataset in the workspace (a CSV/TSV/JSON/JSONL/Parquet/Arrow file, a
+      folder of split files such as train.csv and test.csv, or a save_to_disk folder): schema,
       rows per split, missing values, class balance, exact and near duplicates within each
       split, and train/test leakage (rows of a later split that also occur in an earlier
       one, exactly or after lowercasing/stripping punctuation/collapsing spaces). Run it on

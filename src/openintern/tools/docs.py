@@ -23,21 +23,14 @@ def docs_client(ctx: ToolContext) -> DocsClient:
 
 class DocsParams(BaseModel):
     operation: Literal["search", "fetch"] = Field(
-        description="search: find pages of a library by title; fetch: read one page."
+        description="search page titles of a library; fetch one page."
     )
-    library: str = Field(
-        description=f"Docs library, e.g. {', '.join(KNOWN_LIBRARIES[:8])}."
-    )
-    query: str | None = Field(None, description="search: words to look for in page titles.")
-    page: str | None = Field(
-        None, description="fetch: page path as returned by search, e.g. 'sft_trainer' or "
-        "'main_classes/trainer'."
-    )
-    section: str | None = Field(
-        None, description="fetch: only sections whose heading contains these words."
-    )
-    max_chars: int = Field(12_000, ge=1000, le=60_000, description="fetch: characters to return.")
-    limit: int = Field(10, ge=1, le=30, description="search: results to return.")
+    library: str = Field(description=f"e.g. {', '.join(KNOWN_LIBRARIES[:4])}.")
+    query: str | None = Field(None, description="search: words in page titles.")
+    page: str | None = Field(None, description="fetch: page path from search, e.g. 'sft_trainer'.")
+    section: str | None = Field(None, description="fetch: only sections with these words.")
+    max_chars: int = Field(12_000, ge=1000, le=60_000, description="fetch: characters.")
+    limit: int = Field(10, ge=1, le=30, description="search: results.")
 
 
 def render_page(page: DocPage, section: str | None, max_chars: int) -> str:
@@ -61,7 +54,10 @@ def render_page(page: DocPage, section: str | None, max_chars: int) -> str:
 
 
 class Docs(Tool[DocsParams]):
-    """Hugging Face documentation (transformers, trl, peft, datasets, accelerate, …).
+    """Hugging Face library docs (transformers, trl, peft, …): check API names here.
+
+    library is any docs slug of huggingface.co/docs (transformers, trl, peft, datasets,
+    accelerate, diffusers, hub, huggingface_hub, tokenizers, evaluate, …).
 
     - search: pages of one library whose title or path matches the query. This matches
       page titles in the docs sidebar, not page text: use API names or topics

@@ -73,38 +73,32 @@ def _estimate_spec(timeout_s: float | None, gpus: int, fields: HardwareFields,
 class ExperimentParams(HardwareFields):
     """Arguments of the experiment tool."""
 
-    operation: Literal["declare", "run", "status", "compare", "conclude"] = Field(
-        description="declare (record a plan), run (declare if needed, then start), "
-                    "status, compare (statistics across configs), conclude.")
-    experiment_id: str | None = Field(None, description="Experiment for run/status/conclude.")
+    operation: Literal["declare", "run", "status", "compare", "conclude"]
+    experiment_id: str | None = Field(None, description="run/status/conclude: experiment.")
     name: str = Field("", description="declare/run: short name.")
-    hypothesis: str = Field("", description="declare/run: what you expect and why.")
-    parent_id: str | None = Field(None, description="declare/run: experiment this builds on.")
-    command: str | None = Field(None, description="declare/run: bash command; {param} and "
-                                "{seed} placeholders are filled from config/seed.")
+    hypothesis: str = Field("", description="declare/run: expectation and why.")
+    parent_id: str | None = Field(None, description="declare/run: experiment it builds on.")
+    command: str | None = Field(None, description="declare/run: bash; {param}, {seed} filled.")
     config: dict[str, Any] = Field(default_factory=dict, description="Hyper-parameters.")
-    seed: int | None = Field(None, description="Random seed (env OPENINTERN_SEED, {seed}).")
+    seed: int | None = None
     data_paths: list[str] = Field(default_factory=list, description="Data to fingerprint.")
-    primary_metric: str | None = Field(None, description="Metric that decides (e.g. val_acc).")
-    mode: Literal["min", "max"] | None = Field(None, description="Is lower or higher better "
-                                               "(default: from the metric's name).")
-    workdir: str = Field(".", description="run: directory inside the workspace.")
+    primary_metric: str | None = Field(None, description="Deciding metric, e.g. val_acc.")
+    mode: Literal["min", "max"] | None = None
+    workdir: str = "."
     backend: str | None = Field(None, description="run: local, ray or hf.")
-    timeout_s: float | None = Field(None, gt=0, description="run: kill after this many s "
-                                    "(hf: the cost estimate assumes this long; default 1 h).")
-    gpus: int = Field(0, ge=0, le=64, description="run: GPUs needed.")
-    experiment_ids: list[str] | None = Field(None, description="compare: these experiments "
-                                             "(default: the whole session).")
-    sweep_id: str | None = Field(None, description="compare: only this sweep's runs.")
-    metric: str | None = Field(None, description="compare: metric (default: primary).")
-    baseline_id: str | None = Field(None, description="compare: an experiment whose config "
-                                    "is the baseline for Welch's t-test.")
-    conclusion: str = Field("", description="conclude: what the result shows.")
-    best: bool = Field(False, description="conclude: mark as the best so far.")
+    timeout_s: float | None = Field(None, gt=0, description="run: time limit, s.")
+    gpus: int = Field(0, ge=0, le=64, description="run: GPUs.")
+    experiment_ids: list[str] | None = Field(None, description="compare: these (default: all).")
+    sweep_id: str | None = Field(None, description="compare: one sweep's runs.")
+    metric: str | None = Field(None, description="compare: default primary.")
+    baseline_id: str | None = Field(None, description="compare: baseline for Welch's t-test.")
+    conclusion: str = Field("", description="conclude: what it shows.")
+    best: bool = Field(False, description="conclude: mark the best so far.")
 
 
 class Experiment(Tool[ExperimentParams]):
-    """Record experiments in the ledger and compare them with proper statistics.
+    """Tracked experiments: declare, run (declares if needed), status, compare configs
+    (mean ± 95% CI over seeds, Welch's t-test), conclude. Repeat seeds before claiming.
 
     Every run is recorded with its hypothesis, parent, config, seed, code snapshot and data
     fingerprint, metric series and final metrics. Workflow: `run` (name, hypothesis,
@@ -113,7 +107,10 @@ class Experiment(Tool[ExperimentParams]):
     baseline_id; single-seed results are flagged, never ranked above repeated ones) →
     `conclude` (conclusion; best=true marks the winner). Run several seeds per config
     (or use the sweep tool) before claiming an improvement. backend=hf runs on Hugging Face
-    hardware (`flavor`, `pip`, `image`, `secrets` by name) and needs the user's approval.
+    hardware (`flavor`, `pip`, `image`, `secrets` by name; see `help jobs`) and needs the
+    user's approval. command placeholders {param} and {seed} are filled from config and
+    seed (also env OPENINTERN_SEED); mode (min/max) defaults from the metric's name;
+    workdir is a directory inside the workspace.
     """
 
     name = "experiment"
@@ -245,34 +242,36 @@ def ledger_lower(metric: str) -> bool:
 class SweepParams(HardwareFields):
     """Arguments of the sweep tool."""
 
-    name: str = Field(description="Name of the sweep.")
-    hypothesis: str = Field("", description="What the sweep should show.")
-    command: str = Field(description="Command template with {param} and {seed} placeholders.")
-    space: dict[str, list[Any]] = Field(description="Values per parameter, e.g. "
-                                        '{"lr": [0.1, 0.01], "depth": [3, 5]}.')
-    strategy: Literal["grid", "random"] = Field("grid", description="All combinations, or "
-                                                "n_configs random ones.")
+    name: str
+    hypothesis: str = ""
+    command: str = Field(description="Template with {param} and {seed}.")
+    space: dict[str, list[Any]] = Field(
+        description='Values per parameter, e.g. {"lr": [0.1, 0.01]}.'
+    )
+    strategy: Literal["grid", "random"] = "grid"
     n_configs: int = Field(8, ge=1, le=_MAX_SWEEP_RUNS, description="random: how many.")
-    seeds: int = Field(3, ge=1, le=20, description="Seeds per configuration (0..seeds-1).")
-    primary_metric: str | None = Field(None, description="Metric that decides.")
+    seeds: int = Field(3, ge=1, le=20, description="Seeds per configuration.")
+    primary_metric: str | None = None
     mode: Literal["min", "max"] | None = None
     parent_id: str | None = None
     data_paths: list[str] = Field(default_factory=list)
     workdir: str = "."
     backend: str | None = None
-    timeout_s: float | None = Field(None, gt=0, description="Per-run time limit in seconds "
-                                    "(hf: the cost estimate assumes each run lasts this "
-                                    "long; default 1 h).")
+    timeout_s: float | None = Field(None, gt=0, description="Per-run time limit, s.")
     gpus: int = Field(0, ge=0, le=64, description="GPUs per run.")
 
 
 class Sweep(Tool[SweepParams]):
-    """Launch a grid or random search: every configuration × `seeds` seeds, in parallel
-    (the backend queues what does not fit). Each run is a ledger experiment; the command
-    is a template ({lr}, {seed}; also env OPENINTERN_SEED and OPENINTERN_PARAMS). Returns
-    the sweep id and experiment ids; then use jobs wait on the job ids and
+    """Launch a grid or random search, every configuration × seeds, each run a tracked
+    experiment; then jobs wait and experiment compare sweep_id=….
+
+    Runs start in parallel (the backend queues what does not fit). The command is a
+    template ({lr}, {seed}; also env OPENINTERN_SEED and OPENINTERN_PARAMS); seeds are
+    0..seeds-1; strategy grid takes all combinations, random takes n_configs of them.
+    Returns the sweep id and experiment ids; then use jobs wait on the job ids and
     `experiment compare sweep_id=…` for mean ± CI per configuration. On backend=hf
-    (Hugging Face hardware, `flavor`) every run costs money: the user approves the total.
+    (Hugging Face hardware, `flavor`; see `help jobs`) every run costs money: the user
+    approves the total; timeout_s is what the estimate assumes per run (default 1 h).
     """
 
     name = "sweep"

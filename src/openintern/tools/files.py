@@ -21,13 +21,13 @@ def _read_text(path: Path) -> str:
 
 
 class ReadFileParams(BaseModel):
-    path: str = Field(description="File path, relative to the workspace (or absolute inside it).")
-    offset: int = Field(1, ge=1, description="First line to return (1-based).")
-    limit: int = Field(400, ge=1, le=5000, description="How many lines to return at most.")
+    path: str = Field(description="Path in the workspace.")
+    offset: int = Field(1, ge=1, description="First line (1-based).")
+    limit: int = Field(400, ge=1, le=5000, description="Lines at most.")
 
 
 class ReadFile(Tool[ReadFileParams]):
-    """Read a text file from the workspace, with line numbers.
+    """Read a text file of the workspace (spill files too) with line numbers, in pages.
 
     Returns lines offset..offset+limit-1 as `N| text`. Long files: read them in pages with
     offset/limit. Spilled tool outputs (.openintern/spill/...) are read the same way.
@@ -68,16 +68,14 @@ class ReadFile(Tool[ReadFileParams]):
 
 
 class WriteFileParams(BaseModel):
-    path: str = Field(
-        description="File path, relative to the workspace. Parent folders are created."
-    )
-    content: str = Field(description="The complete new content of the file.")
+    path: str = Field(description="Path in the workspace (parents are created).")
+    content: str = Field(description="The whole new content.")
 
 
 class WriteFile(Tool[WriteFileParams]):
-    """Create or overwrite a file in the workspace with the given content.
+    """Create or overwrite a workspace file; for small changes prefer edit_file.
 
-    For small changes to an existing file prefer edit_file, which cannot lose the rest.
+    edit_file cannot lose the rest of the file.
     """
 
     name = "write_file"
@@ -103,12 +101,10 @@ class WriteFile(Tool[WriteFileParams]):
 
 
 class EditFileParams(BaseModel):
-    path: str = Field(description="File to edit, relative to the workspace.")
-    old_text: str = Field(
-        description="Exact text to replace (include enough context to be unique)."
-    )
-    new_text: str = Field(description="Replacement text.")
-    replace_all: bool = Field(False, description="Replace every occurrence instead of exactly one.")
+    path: str = Field(description="Path in the workspace.")
+    old_text: str = Field(description="Exact text to replace, unique in the file.")
+    new_text: str = Field(description="Replacement.")
+    replace_all: bool = Field(False, description="Replace every occurrence.")
 
 
 def _fuzzy_span(content: str, old: str) -> list[tuple[int, int]]:
@@ -122,7 +118,7 @@ def _fuzzy_span(content: str, old: str) -> list[tuple[int, int]]:
 
 
 class EditFile(Tool[EditFileParams]):
-    """Replace text in a file of the workspace.
+    """Replace text in a workspace file.
 
     old_text must match exactly once (or use replace_all). If no exact match exists, a
     match that differs only in whitespace is accepted when it is unique. Returns a short

@@ -25,22 +25,17 @@ def github_client(ctx: ToolContext) -> GitHubClient:
 
 class GitHubParams(BaseModel):
     operation: Literal["search_code", "read_file", "find_examples"] = Field(
-        description="search_code: code search (needs a GitHub token); read_file: a file "
-        "(notebooks become markdown) or a folder listing; find_examples: example scripts "
-        "and notebooks of a repo whose path matches a keyword."
+        description="find_examples in a repo; read_file (or list a folder); search_code "
+        "(needs a token)."
     )
     repo: str | None = Field(None, description="'owner/name', e.g. 'huggingface/trl'.")
-    path: str = Field("", description="read_file: file or folder path in the repo.")
-    query: str | None = Field(None, description="search_code: GitHub code search query.")
-    language: str | None = Field(None, description="search_code: language qualifier, e.g. python.")
-    keyword: str | None = Field(
-        None, description="find_examples: words the path must contain, e.g. 'sft lora'."
-    )
-    ref: str | None = Field(None, description="Branch, tag or commit (default branch if omitted).")
-    limit: int = Field(10, ge=1, le=50, description="search_code/find_examples: results.")
-    max_chars: int = Field(
-        12_000, ge=1000, le=60_000, description="read_file: characters to return."
-    )
+    path: str = Field("", description="read_file: file or folder in the repo.")
+    query: str | None = Field(None, description="search_code: query.")
+    language: str | None = Field(None, description="search_code: e.g. python.")
+    keyword: str | None = Field(None, description="find_examples: words in the path.")
+    ref: str | None = Field(None, description="Branch, tag or commit.")
+    limit: int = Field(10, ge=1, le=50, description="Results.")
+    max_chars: int = Field(12_000, ge=1000, le=60_000, description="read_file: characters.")
 
 
 class GitHub(Tool[GitHubParams]):

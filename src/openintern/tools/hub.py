@@ -20,27 +20,21 @@ MAX_FILES = 200
 
 class HubParams(BaseModel):
     operation: Literal["search", "info", "files", "read"] = Field(
-        description="search: find models; info: details + model card excerpt of a repo; "
-        "files: list a repo's files; read: the text of one file in a repo."
+        description="search models; info on a repo (card excerpt); files of a repo; read "
+        "one file."
     )
-    repo_id: str | None = Field(
-        None, description="info/files/read: repo id, e.g. 'Qwen/Qwen3-1.7B'."
-    )
-    repo_type: Literal["model", "dataset", "space"] = Field(
-        "model", description="Kind of repo for info/files/read."
-    )
-    query: str | None = Field(None, description="search: words to match in model ids.")
-    filter: str | None = Field(
-        None, description="search: tag filter, e.g. 'text-classification' or 'library:peft'."
-    )
-    author: str | None = Field(None, description="search: only models of this user/organisation.")
+    repo_id: str | None = Field(None, description="e.g. 'Qwen/Qwen3-1.7B'.")
+    repo_type: Literal["model", "dataset", "space"] = "model"
+    query: str | None = Field(None, description="search: words in model ids.")
+    filter: str | None = Field(None, description="search: tag, e.g. 'library:peft'.")
+    author: str | None = Field(None, description="search: user or organisation.")
     sort: Literal["downloads", "likes", "trendingScore", "lastModified", "createdAt"] = Field(
-        "downloads", description="search: sort order (descending)."
+        "downloads", description="search: order (descending)."
     )
-    limit: int = Field(10, ge=1, le=50, description="search: results to return.")
-    path: str = Field("", description="files: folder to list (default root); read: file path.")
+    limit: int = Field(10, ge=1, le=50, description="search: results.")
+    path: str = Field("", description="files: folder (default: root); read: file.")
     revision: str = Field("main", description="Branch, tag or commit.")
-    max_chars: int = Field(8000, ge=500, le=60_000, description="read: characters to return.")
+    max_chars: int = Field(8000, ge=500, le=60_000, description="read: characters.")
 
 
 def _count(value: int | None) -> str:
@@ -109,7 +103,7 @@ def render_files(repo_id: str, files: list[RepoFile]) -> str:
 
 
 class Hub(Tool[HubParams]):
-    """Hugging Face Hub models and repos.
+    """Hugging Face Hub models and repos (datasets: use the datasets tool).
 
     - search: models by keyword, tag filter (task, library, language) and author, ranked
       by downloads (or likes/trending/recency).

@@ -95,23 +95,12 @@ class HardwareFields(BaseModel):
     """Where and with what a job runs (shared by jobs submit, experiment run and sweep)."""
 
     flavor: str | None = Field(
-        None, max_length=64,
-        description="hf backend: hardware flavor, billed per minute. cpu-basic (default, "
-                    "cheapest), cpu-upgrade, t4-small, t4-medium, l4x1, a10g-small, "
-                    "a10g-large, a100-large, h200, ... Pick the smallest that fits; "
-                    "required when gpus > 0. Ignored by local.")
-    image: str | None = Field(
-        None, max_length=300,
-        description="hf backend: container image to run in (default python:3.12).")
+        None, max_length=64, description="hf: hardware, e.g. cpu-basic, t4-small, a10g-large.")
+    image: str | None = Field(None, max_length=300, description="hf: container image.")
     secrets: list[SecretName] = Field(
-        default_factory=list, max_length=20,
-        description="NAMES of secrets the job needs, e.g. [\"WANDB_API_KEY\"]. The backend "
-                    "passes them as encrypted job secrets, taking the values from the "
-                    "agent's environment. Never write a secret value anywhere.")
+        default_factory=list, max_length=20, description="Secret NAMES the job gets, never values.")
     pip: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
-        default_factory=list, max_length=50,
-        description="Python requirements the job pip-installs before the command "
-                    "(e.g. [\"scikit-learn==1.5.2\"]); remote backends.")
+        default_factory=list, max_length=50, description="Requirements to install (remote).")
 
     def hardware(self) -> dict[str, Any]:
         """These fields as JobSpec keyword arguments."""
@@ -161,26 +150,22 @@ class JobsParams(HardwareFields):
     operation: Literal["submit", "status", "logs", "metrics", "cancel", "list", "wait"] = Field(
         description="submit a command; status/logs/metrics/cancel/wait on job_ids; list jobs."
     )
-    command: str | None = Field(None, description="submit: bash command to run detached.")
-    name: str = Field("", description="submit: a short name for the job.")
-    workdir: str = Field(".", description="submit: directory inside the workspace.")
-    timeout_s: float | None = Field(None, gt=0, description="submit: kill the job after this "
-                                    "many seconds (hf: the cost estimate assumes the job "
-                                    "runs this long; default 1 h).")
-    gpus: int = Field(0, ge=0, le=64, description="submit: GPUs the job needs.")
-    env: dict[str, str] = Field(default_factory=dict,
-                                description="submit: extra environment (no secrets).")
-    job_ids: list[str] = Field(default_factory=list,
-                               description="Jobs for status/logs/metrics/cancel/wait.")
+    command: str | None = Field(None, description="submit: bash command.")
+    name: str = Field("", description="submit: short name.")
+    workdir: str = Field(".", description="submit: directory in the workspace.")
+    timeout_s: float | None = Field(None, gt=0, description="submit: time limit, s.")
+    gpus: int = Field(0, ge=0, le=64, description="submit: GPUs.")
+    env: dict[str, str] = Field(default_factory=dict, description="submit: extra env, no secrets.")
+    job_ids: list[str] = Field(default_factory=list, description="Jobs to act on.")
     tail: int = Field(80, ge=0, le=5000, description="logs: last N lines.")
-    grep: str | None = Field(None, description="logs: only lines matching this regex.")
-    wait_timeout_s: float = Field(60.0, gt=0, le=600,
-                                  description="wait: return after this many seconds at most.")
+    grep: str | None = Field(None, description="logs: regex filter.")
+    wait_timeout_s: float = Field(60.0, gt=0, le=600, description="wait: seconds at most.")
     backend: str | None = Field(None, description="local, ray or hf (default: configured).")
 
 
 class Jobs(Tool[JobsParams]):
-    """Run and watch detached compute jobs (they keep running while you do other work).
+    """Run detached compute jobs and watch them (status, logs, metrics, wait); they keep
+    running while you work. Prefer experiment/sweep for runs you will compare.
 
     - submit: start `command` (bash, in the sandbox, in `workdir`) and return a job id at
       once. Report metrics from the job with `from openintern import track;
@@ -193,6 +178,16 @@ class Jobs(Tool[JobsParams]):
     For experiments you want to compare later, prefer the `experiment` and `sweep` tools.
     backend=hf runs on Hugging Face hardware (choose `flavor`; `pip`, `image`, `secrets` by
     name): it costs money, so the user is asked to approve it with a cost estimate.
+
+    Hardware (also for experiment run and sweep): flavor is billed per minute: cpu-basic
+    (default, cheapest), cpu-upgrade, t4-small, t4-medium, l4x1, a10g-small, a10g-large,
+    a100-large, h200, ... Pick the smallest that fits; required when gpus > 0; ignored by
+    local. image: the container to run in (default python:3.12). secrets: NAMES of secrets
+    the job needs, e.g. ["WANDB_API_KEY"]; the backend passes them as encrypted job
+    secrets, taking the values from the agent's environment; never write a secret value
+    anywhere. pip: requirements the job installs before the command on remote backends
+    (e.g. ["scikit-learn==1.5.2"]). timeout_s: on hf the cost estimate assumes the job runs
+    this long (default 1 h).
     """
 
     name = "jobs"

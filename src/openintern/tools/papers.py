@@ -26,33 +26,18 @@ class PapersParams(BaseModel):
     """Arguments of the papers tool."""
 
     operation: Operation = Field(
-        description=(
-            "search: find papers for `query`. details: one paper's metadata and links. "
-            "read: a paper's table of contents, or one `section` of its full text. "
-            "citations / references: papers citing / cited by `paper`. recommend: similar "
-            "papers. snippets: passages from paper texts matching `query`. daily: today's "
-            "Hugging Face daily papers."
-        )
+        description="search/snippets: by query; details/read/citations/references/"
+        "recommend: of a paper; daily: HF daily papers."
     )
-    query: str | None = Field(None, description="Search text (search, snippets).")
-    paper: str | None = Field(
-        None,
-        description=(
-            "Paper id: arXiv id (2104.12255), arXiv:..., DOI:..., CorpusId:..., a Semantic "
-            "Scholar id, or for read also a PDF URL."
-        ),
-    )
-    section: str | None = Field(
-        None, description="read: section number or name, e.g. '3.1' or 'method'."
-    )
-    limit: int = Field(10, ge=1, le=50, description="How many results to show.")
-    offset: int = Field(0, ge=0, description="Skip this many results (or characters for read).")
-    year_min: int | None = Field(None, description="Only papers from this year on.")
-    year_max: int | None = Field(None, description="Only papers up to this year.")
+    query: str | None = Field(None, description="search, snippets: text.")
+    paper: str | None = Field(None, description="arXiv id, DOI:…, CorpusId:…, or a PDF URL.")
+    section: str | None = Field(None, description="read: e.g. '3.1' or 'method'.")
+    limit: int = Field(10, ge=1, le=50, description="Results.")
+    offset: int = Field(0, ge=0, description="Skip this many results (read: characters).")
+    year_min: int | None = None
+    year_max: int | None = None
     min_citations: int | None = Field(None, ge=0, description="citations/references: floor.")
-    sort: Literal["relevance", "date", "citations"] = Field(
-        "relevance", description="Order of search / citations / references results."
-    )
+    sort: Literal["relevance", "date", "citations"] = "relevance"
 
 
 def clients_for(ctx: ToolContext) -> LiteratureClients:
@@ -108,6 +93,13 @@ async def _guard(coro: Awaitable[T], label: str, notes: list[str]) -> T | None:
 
 class Papers(Tool[PapersParams]):
     """Search and read the research literature (arXiv, Semantic Scholar, Hugging Face Papers).
+
+    Operations: search (find papers for query); details (one paper's metadata and links);
+    read (table of contents, or one section of the full text); citations / references
+    (papers citing / cited by paper); recommend (similar papers); snippets (passages of
+    paper texts matching query); daily (today's Hugging Face daily papers). paper is an
+    arXiv id (2104.12255), arXiv:…, DOI:…, CorpusId:…, a Semantic Scholar id, or for read
+    also a PDF URL.
 
     Start with operation="search" (results merged across services, best first, each with an
     id). Use "details" on an id for authors, venue, citation count and links (PDF, code,

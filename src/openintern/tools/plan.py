@@ -20,19 +20,20 @@ def render_plan(items: list[PlanItem]) -> str:
 
 
 class PlanEntry(BaseModel):
-    text: str = Field(description="What to do, one step.")
+    text: str = Field(description="One step.")
     status: Literal["pending", "in_progress", "done", "cancelled"] = "pending"
 
 
 class PlanParams(BaseModel):
-    items: list[PlanEntry] = Field(description="The whole plan, in order (replaces the old one).")
+    items: list[PlanEntry] = Field(description="The whole plan, in order.")
 
 
 class Plan(Tool[PlanParams]):
-    """Write or update your research plan: the complete list of steps with statuses
-    (pending, in_progress, done, cancelled). Send the whole list each time. Keep one step
-    in_progress. The plan is shown to you again after the context is compacted, so it is
-    where you keep track of a long task."""
+    """Replace your research plan (send the whole list; one step in_progress). It stays
+    in your context through every compaction.
+
+    Statuses: pending, in_progress, done, cancelled. The plan is where you keep track of
+    a long task."""
 
     name = "plan"
 
@@ -50,14 +51,16 @@ class Plan(Tool[PlanParams]):
 
 
 class NoteParams(BaseModel):
-    text: str = Field(description="The finding, with its evidence (numbers, source, run).")
-    tags: list[str] = Field(default_factory=list, description="Optional short tags.")
+    text: str = Field(description="The finding with its evidence (numbers, run, source).")
+    tags: list[str] = Field(default_factory=list, description="Short tags.")
 
 
 class Note(Tool[NoteParams]):
-    """Save a finding you will need later (a result with its numbers, a dataset quirk, a
-    paper's recipe, a decision and why). Notes are shown to you again after the context is
-    compacted, so anything important must be a note."""
+    """Save a finding you will need later; notes stay in your context through every
+    compaction, so anything important must be a note.
+
+    Good notes: a result with its numbers, a dataset quirk, a paper's recipe, a decision
+    and why."""
 
     name = "note"
 

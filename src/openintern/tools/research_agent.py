@@ -158,24 +158,17 @@ def _unseen_sources(brief: Brief, ctx: ToolContext) -> list[str]:
 class ResearchParams(BaseModel):
     """Arguments of the research tool."""
 
-    question: str = Field(min_length=3, description="The question to research, self-contained.")
-    focus: str | None = Field(
-        None,
-        description="What to extract, e.g. 'the recipe: dataset, method, hyperparameters, "
-        "reported result'.",
-    )
-    max_iterations: int = Field(
-        12, ge=1, le=MAX_ITERATIONS, description="Most model steps the sub-agent may take."
-    )
+    question: str = Field(min_length=3, description="Self-contained question.")
+    focus: str | None = Field(None, description="What to extract, e.g. 'the recipe'.")
+    max_iterations: int = Field(12, ge=1, le=MAX_ITERATIONS, description="Sub-agent steps.")
     max_tokens: int = Field(
-        DEFAULT_TOKEN_BUDGET,
-        ge=2_000,
-        description="Token budget of the sub-agent (prompt + completion, all steps).",
+        DEFAULT_TOKEN_BUDGET, ge=2_000, description="Sub-agent tokens, all steps."
     )
 
 
 class Research(Tool[ResearchParams]):
-    """Delegate a literature/web research question to a read-only sub-agent.
+    """Delegate a literature/web question needing several lookups to a read-only
+    sub-agent; returns a sourced brief and keeps your context small.
 
     The sub-agent has its own context and the read-only tools (papers, datasets, hub,
     docs, github, web, read_file); it cannot write files or run commands. It returns a

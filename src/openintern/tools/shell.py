@@ -8,18 +8,13 @@ from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
 
 
 class ShellParams(BaseModel):
-    command: str = Field(description="Bash command, run in the sandbox with the workspace as cwd.")
-    timeout_s: int = Field(
-        120,
-        ge=1,
-        le=36_000,
-        description="Seconds before the command is killed. For long training use the jobs tool.",
-    )
-    cwd: str | None = Field(None, description="Working directory inside the workspace.")
+    command: str = Field(description="Bash command.")
+    timeout_s: int = Field(120, ge=1, le=36_000, description="Seconds before it is killed.")
+    cwd: str | None = Field(None, description="Directory in the workspace (default: its root).")
 
 
 class Shell(Tool[ShellParams]):
-    """Run a bash command in the sandbox and return its exit code and output.
+    """Run a bash command in the sandbox (cwd: the workspace); returns exit code and output.
 
     The workspace is read-write; the rest of the system is read-only, /tmp is private, and
     no API keys are in the environment. `pip install` installs into the workspace's own

@@ -48,16 +48,16 @@ def search_provider(ctx: ToolContext) -> WebSearchProvider:
 
 class WebParams(BaseModel):
     operation: Literal["search", "fetch"] = Field(
-        description="search: web search; fetch: read a web page as markdown."
+        description="search the web; fetch a page as markdown."
     )
-    query: str | None = Field(None, description="search: the query.")
-    url: str | None = Field(None, description="fetch: an http(s) URL.")
-    limit: int = Field(8, ge=1, le=20, description="search: results to return.")
-    max_chars: int = Field(12_000, ge=1000, le=60_000, description="fetch: characters to return.")
+    query: str | None = Field(None, description="search: query.")
+    url: str | None = Field(None, description="fetch: http(s) URL.")
+    limit: int = Field(8, ge=1, le=20, description="search: results.")
+    max_chars: int = Field(12_000, ge=1000, le=60_000, description="fetch: characters.")
 
 
 class Web(Tool[WebParams]):
-    """The open web.
+    """The open web (prefer the papers, docs, hub and github tools where they apply).
 
     - search: web search results (title, URL, snippet); works only when a search provider
       is configured, otherwise it says how to configure one.
