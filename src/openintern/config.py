@@ -168,8 +168,15 @@ class Settings(BaseSettings):
     compaction_threshold: float = Field(
         0.75, gt=0.1, lt=1.0, description="Compact when the prompt passes this share."
     )
-    mask_keep_last: int = Field(6, ge=1, description="Tool outputs kept verbatim.")
-    mask_batch: int = Field(8, ge=1, description="Mask older outputs in batches of this.")
+    context_budget_tokens: int = Field(
+        16_000, ge=0, description="Conversation tokens (beyond system prompt and tool "
+        "specs) each request is kept near, whatever the window; 0: use the window.")
+    mask_keep_tokens: int = Field(
+        3_000, ge=0, description="Newest tool outputs kept verbatim, in tokens.")
+    mask_batch_tokens: int = Field(
+        4_000, ge=0, description="Mask older outputs once they exceed the above by this.")
+    summary_min_steps: int = Field(
+        20, ge=1, description="Steps between summaries, unless the window forces one.")
     tool_output_max_chars: int = Field(
         16_000, ge=1000, description="Longer tool output is cut head+tail and spilled."
     )

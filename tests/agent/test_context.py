@@ -3,7 +3,9 @@ the fallback summary, last-resort truncation and the window invariant."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -132,37 +134,72 @@ def test_short_output_is_unchanged_and_not_spilled(tmp_path: Path) -> None:
 # ----- masking in batches ------------------------------------------------------------------
 
 
+def tool_tokens(messages: list[Message], masked: bool) -> list[int]:
+    from openintern.llm.tokens import estimate_openai_message_tokens
+
+    return [
+        estimate_openai_message_tokens(m.to_openai())
+        for m in messages
+        if m.role == "tool" and ("output masked" in m.content) == masked
+    ]
+
+
 async def test_masks_in_batches_and_keeps_the_prefix_byte_identical(tmp_path: Path) -> None:
-    builder = make_builder(tmp_path, window=200_000)
+    builder = make_builder(tmp_path, window=200_000, keep_tokens=3000, batch_tokens=4000)
     history = History()
     previous: list[str] | None = None
     changes: list[int] = []
-    for n in range(1, 31):
+    for n in range(1, 61):
         history.step(n, output(n, 1500))
         built = await builder.build(history.messages, TOOLS)
         now = wire(built.messages)
         assert built.compaction is None  # far below the threshold: batches only
-        if previous is not None and now[: len(previous)] != previous:
+        changed = previous is not None and now[: len(previous)] != previous
+        if changed:
             changes.append(n)
         previous = now
-        masked = [m for m in built.messages if m.role == "tool" and "masked" in m.content]
-        assert len(masked) == ((max(0, n - 6)) // 8) * 8
-    # The view only changed when another batch of 8 outputs got masked.
-    assert changes == [14, 22, 30]
+        verbatim = tool_tokens(built.messages, masked=False)
+        # The newest outputs are verbatim, within the budget plus one batch; right after
+        # a batch is masked, within the budget.
+        assert sum(verbatim) <= 3000 + 4000
+        if changed:
+            assert sum(verbatim) <= 3000
+        assert built.messages[-1].content == output(n, 1500)
+    # The view changed only when a batch of outputs got masked: a handful of times.
+    assert 2 <= len(changes) <= 5
+    assert all(later - earlier >= 8 for earlier, later in itertools.pairwise(changes))
+
+
+async def test_large_outputs_are_masked_sooner_than_small_ones(tmp_path: Path) -> None:
+    small = make_builder(tmp_path / "s", window=200_000, keep_tokens=3000, batch_tokens=2000)
+    large = make_builder(tmp_path / "l", window=200_000, keep_tokens=3000, batch_tokens=2000)
+    few_big, many_small = History(), History()
+    for n in range(1, 31):
+        many_small.step(n, output(n, 400))
+        few_big.step(n, output(n, 12_000))
+    small_view = (await small.build(many_small.messages, TOOLS)).messages
+    large_view = (await large.build(few_big.messages, TOOLS)).messages
+    # 30 outputs of 100 tokens fit the budget; 3,000-token outputs: only the newest.
+    assert tool_tokens(small_view, masked=True) == []
+    assert len(tool_tokens(small_view, masked=False)) == 30
+    assert len(tool_tokens(large_view, masked=False)) == 1
+    assert large_view[-1].content == output(30, 12_000)
 
 
 async def test_masked_stub_names_a_readable_spill_file(tmp_path: Path) -> None:
-    builder = make_builder(tmp_path, window=200_000)
+    builder = make_builder(tmp_path, window=200_000, keep_tokens=3000, batch_tokens=4000)
     history = History()
-    for n in range(1, 15):
+    for n in range(1, 25):
         history.step(n, output(n, 1500))
     originals = [m.content for m in history.messages]
     built = await builder.build(history.messages, TOOLS)
     stub = next(m for m in built.messages if m.role == "tool")
     assert stub.tool_call_id == "call_1"
     assert "\n" not in stub.content and "masked" in stub.content and "shell" in stub.content
-    path = stub.content.split("full text: ")[1].split(" ")[0]
-    assert path == ".openintern/spill/call_1.txt"
+    assert "1,500 chars" in stub.content and '"step 1: epoch' in stub.content
+    assert len(stub.content) < 120  # every old step carries one
+    path = stub.content.split("full: ")[1].rstrip("]")
+    assert path == ".openintern/spill/m3.txt"
     assert (tmp_path / path).read_text(encoding="utf-8") == output(1, 1500)
     # The history's own messages are untouched.
     assert [m.content for m in history.messages] == originals
@@ -172,19 +209,46 @@ async def test_masked_stub_names_a_readable_spill_file(tmp_path: Path) -> None:
 
 
 async def test_reused_call_ids_never_overwrite_each_others_spill(tmp_path: Path) -> None:
-    builder = make_builder(tmp_path, window=200_000, mask_keep_last=0, mask_batch=1)
+    builder = make_builder(tmp_path, window=200_000, keep_tokens=0, batch_tokens=0)
     history = History()
-    for n in (1, 2):
+    for n in (1, 2, 3):
         call = ToolCall(id="call_0", name="shell", arguments="{}")
         history.add(Message(role="assistant", tool_calls=[call]))
         history.add(Message(role="tool", content=output(n, 800), tool_call_id="call_0"))
     built = await builder.build(history.messages, TOOLS)
-    paths = [m.content.split("full text: ")[1].split(" ")[0] for m in built.messages[4::2]]
+    stubs = [m.content for m in built.messages if "output masked" in m.content]
+    paths = [stub.split("full: ")[1].rstrip("]") for stub in stubs]
     assert len(set(paths)) == 2
     assert [(tmp_path / p).read_text(encoding="utf-8") for p in paths] == [
         output(1, 800),
         output(2, 800),
     ]
+
+
+async def test_cache_breakpoints_sit_on_the_parts_that_stay_identical(tmp_path: Path) -> None:
+    """The pinned block and the last masked output are marked; whenever masking moves,
+    the new request still starts with the previous request's prefix up to its last
+    marked message, so a provider that caches only at breakpoints keeps hitting."""
+    builder = make_builder(tmp_path, window=200_000, keep_tokens=2000, batch_tokens=2000)
+    history = History()
+    previous: list[Message] | None = None
+    moves = 0
+    for n in range(1, 60):
+        history.step(n, output(n, 1500))
+        sent = (await builder.build(history.messages, TOOLS)).messages
+        marked = [i for i, m in enumerate(sent) if m.cache_breakpoint]
+        assert sent[marked[0]].kind == "pinned"
+        assert not history.messages[-1].cache_breakpoint  # only copies are marked
+        if len(marked) > 1:
+            boundary = sent[marked[1]]
+            assert boundary.role == "tool" and "output masked" in boundary.content
+            assert "output masked" not in sent[marked[1] + 2].content  # the next is verbatim
+        if previous is not None:
+            last_marked = max(i for i, m in enumerate(previous) if m.cache_breakpoint)
+            assert wire(sent[: last_marked + 1]) == wire(previous[: last_marked + 1])
+            moves += wire(sent[: len(previous)]) != wire(previous)
+        previous = sent
+    assert moves >= 3
 
 
 # ----- compaction inside one long turn ---------------------------------------------------------
@@ -196,10 +260,11 @@ async def run_long_turn(
     steps: int = 300,
     window: int = 32000,
     size: int = 4000,
+    **limits: Any,
 ) -> tuple[History, list[str], list[Any]]:
     """One user message, then ``steps`` assistant calls with ``size``-character results,
     building after each step and storing summaries as the loop does."""
-    builder = make_builder(tmp_path, window=window, summarizer=summarizer)
+    builder = make_builder(tmp_path, window=window, summarizer=summarizer, **limits)
     history = History()
     methods: list[str] = []
     last: Any = None
@@ -231,9 +296,10 @@ async def test_single_turn_of_300_steps_stays_inside_the_window(tmp_path: Path) 
     summaries = [m for m in sent if m.kind == "summary"]
     assert len(summaries) == 1 and summaries[0].content.startswith(SUMMARY_PREFIX)
     assert "best accuracy so far 0.91" in summaries[0].content
-    # The most recent steps are verbatim: the last 6 outputs, the last call.
+    # The most recent steps are verbatim: the newest outputs, the last call.
     tools = [m for m in sent if m.role == "tool"]
-    assert [m.content for m in tools[-6:]] == [output(n) for n in range(295, 301)]
+    verbatim = [m.content for m in tools if "output masked" not in m.content]
+    assert verbatim and verbatim == [output(n) for n in range(301 - len(verbatim), 301)]
     assert sent[-2].tool_calls[0].id == "call_300"
     # Every call in the request has its result right after it.
     for i, m in enumerate(sent):
@@ -246,19 +312,20 @@ async def test_failed_summary_falls_back_to_a_deterministic_one(tmp_path: Path) 
     async def broken(messages: list[Message]) -> str:
         raise RuntimeError("provider is down")
 
-    _, methods, (last,) = await run_long_turn(tmp_path, broken, steps=240)
+    _, methods, (last,) = await run_long_turn(tmp_path, broken, steps=240, budget=4000)
     assert "fallback" in methods and "summary" not in methods
     summary = next(m for m in last.messages if m.kind == "summary")
     assert summary.content.startswith(SUMMARY_PREFIX)
-    assert 'shell({"command":"run 1"})' in summary.content  # the calls made, with args
-    assert "step 1: epoch loss=0.0001" in summary.content  # first line of each result
+    # The calls made, with their arguments, and the first line of each result.
+    assert re.search(r'shell\(\{"command":"run (\d+)"\}\) → step \1: epoch loss=',
+                     summary.content)
 
 
 async def test_summary_failure_is_reported_in_the_outcome(tmp_path: Path) -> None:
     async def empty(messages: list[Message]) -> str:
         return "   "
 
-    builder = make_builder(tmp_path, window=8000, summarizer=empty)
+    builder = make_builder(tmp_path, window=8000, summarizer=empty, budget=1500)
     history = History()
     outcome = None
     for n in range(1, 60):
@@ -293,12 +360,49 @@ async def test_summarised_range_folds_in_the_previous_summary(tmp_path: Path) ->
     assert len(summaries) == 1 and f"summary number {len(seen)}" in summaries[0].content
 
 
+async def test_summaries_never_come_more_often_than_the_floor(tmp_path: Path) -> None:
+    builder = make_builder(
+        tmp_path, window=32_000, summarizer=summarise_counting, budget=1500, summary_min_steps=20
+    )
+    history = History()
+    summarised_at: list[int] = []
+    for n in range(1, 121):
+        history.step(n, output(n, 1200))
+        built = await builder.build(history.messages, TOOLS)
+        assert built.estimated_tokens <= 32_000 - 4096
+        if built.compaction is not None and built.compaction.summary is not None:
+            summarised_at.append(n)
+            history.apply(built.compaction.summary, built.compaction.replaced_ids)
+    # Over a tiny budget most steps are over the threshold; summaries still wait 20 steps.
+    assert len(summarised_at) >= 3
+    assert all(later - earlier >= 20 for earlier, later in itertools.pairwise(summarised_at))
+
+
+async def test_the_window_overrides_the_summary_floor(tmp_path: Path) -> None:
+    builder = make_builder(
+        tmp_path, window=8000, summarizer=summarise_counting, summary_min_steps=10_000
+    )
+    history = History()
+    summaries = 0
+    for n in range(1, 40):  # long reasoning: nothing masking could shorten
+        history.add(Message(role="assistant", content=output(n, 2000)))
+        history.add(Message(role="user", content="go on"))
+        built = await builder.build(history.messages, TOOLS)
+        assert built.estimated_tokens <= 8000 - 2000
+        if built.compaction is not None and built.compaction.summary is not None:
+            summaries += 1
+            history.apply(built.compaction.summary, built.compaction.replaced_ids)
+    assert summaries >= 2  # the first comes any time; later ones only the window allows
+
+
 # ----- pinned state and calibration -----------------------------------------------------------
 
 
 async def test_pinned_block_rendered_once_then_after_summary_or_refresh(tmp_path: Path) -> None:
     pinned = Pinned()
-    builder = make_builder(tmp_path, window=8000, summarizer=summarise_counting, pinned=pinned)
+    builder = make_builder(
+        tmp_path, window=8000, summarizer=summarise_counting, pinned=pinned, budget=1500
+    )
     history = History()
     history.step(1, "ok")
     first = await builder.build(history.messages, TOOLS)
@@ -331,10 +435,11 @@ async def test_empty_pinned_state_sends_no_pinned_message(tmp_path: Path) -> Non
 
 
 async def test_calibration_raises_estimates_and_triggers_compaction_sooner(tmp_path: Path) -> None:
-    builder = make_builder(tmp_path, window=20000, summarizer=summarise_counting)
+    builder = make_builder(tmp_path, window=20000, summarizer=summarise_counting, budget=None)
     history = History()
-    for n in range(1, 9):
-        history.step(n, output(n, 6000))
+    for n in range(1, 9):  # long reasoning, short outputs: nothing masking could shorten
+        history.add(Message(role="assistant", content=output(n, 6000)))
+        history.add(Message(role="user", content="go on"))
     built = await builder.build(history.messages, TOOLS)
     assert built.compaction is None
     builder.observe_usage(built.estimated_tokens, int(built.estimated_tokens * 1.4))
@@ -460,7 +565,7 @@ async def test_model_summarizer_failure_makes_the_builder_fall_back(
     summarizer = ModelSummarizer(scripted_client(srv, 8000), timeout_s=30)
     with pytest.raises(Exception):  # noqa: B017 - whatever the client raises
         await summarizer([Message(role="user", content="task")])
-    builder = make_builder(tmp_path, window=8000, summarizer=summarizer)
+    builder = make_builder(tmp_path, window=8000, summarizer=summarizer, budget=1500)
     history = History()
     for n in range(1, 60):
         history.step(n, output(n, 1200))
@@ -511,8 +616,10 @@ async def test_random_sessions_never_exceed_the_window(tmp_path: Path, seed: int
         window=window,
         summarizer=flaky,
         pinned=lambda: "pinned fact\n" * rng.randint(0, 200),
-        mask_keep_last=rng.randint(0, 8),
-        mask_batch=rng.randint(1, 10),
+        keep_tokens=rng.randint(0, 4000),
+        batch_tokens=rng.randint(0, 4000),
+        budget=rng.choice([None, 1000, 16_000]),
+        summary_min_steps=rng.choice([1, 5, 20]),
     )
     history = History("task " * rng.randint(1, 300))
     limit = window - min(4096, window // 4)

@@ -81,3 +81,21 @@ def test_empty_last_message_is_not_marked() -> None:
     marked = apply_cache_markers(messages, "anthropic/claude-sonnet-5-5")
     assert marked[1]["content"] == ""
     assert markers(marked) == [0]
+
+
+def test_stable_points_named_by_the_context_get_markers_within_the_limit() -> None:
+    messages = [
+        *conversation(),
+        {"role": "assistant", "content": "next"},
+        {"role": "tool", "tool_call_id": "c2", "content": "exit 1"},
+    ]
+    marked = apply_cache_markers(messages, "anthropic/claude-sonnet", stable=[1, 3])
+    # System prompt, both stable points (pinned block, last masked output), last message.
+    assert markers(marked) == [0, 1, 3, 5]
+    # With the limit reached, the newest stable point and the last message come first.
+    taken = copy.deepcopy(messages)
+    taken[2] = {**taken[2], "content": [{"type": "text", "text": "t", "cache_control": EPHEMERAL}]}
+    assert markers(apply_cache_markers(taken, "anthropic/claude-x", stable=[1, 3])) == [0, 2, 3, 5]
+    # Out-of-range points are ignored; other models stay untouched.
+    assert markers(apply_cache_markers(messages, "anthropic/claude-x", stable=[99])) == [0, 5]
+    assert apply_cache_markers(messages, "openai/gpt-5", stable=[1, 3]) == messages

@@ -1,13 +1,19 @@
 """The request the loop sends: system prompt, pinned research state, history view.
 
-Compaction works inside one long autonomous turn, in this order:
+Requests are kept near a token budget (not the window: a 200k window is not filled just
+because it can be, every token of it is paid at every step) by, in this order:
 
-1. observation masking — old tool outputs become one-line stubs naming a spill file, in
-   batches so the prompt prefix stays byte-identical between batches (prompt caching);
-   past the threshold, everything but the last few outputs is masked;
-2. a model-written summary of an older range of the history, only when masking is not
-   enough, with a deterministic fallback when the summarising call fails;
-3. the pinned research state re-rendered after each compaction.
+1. observation masking — old tool outputs become one-line stubs naming a spill file;
+   what stays verbatim is a token budget of the newest outputs, and masking moves in
+   batches so the prompt prefix stays byte-identical between moves (prompt caching);
+2. a model-written summary of an older range of the history, only when masking cannot
+   keep the request under the threshold, and at most once per ``summary_min_steps``
+   builds unless the window itself forces it; a deterministic fallback when the call
+   fails;
+3. the pinned research state re-rendered after each summary (stable in between).
+
+Cache breakpoints (for providers that need them) go on the parts that stay identical:
+the pinned block and the last masked output (see ``llm/cache_markers.py``).
 
 Hard invariant: the estimated request never exceeds the model's window minus the reply
 reserve; as a last resort the largest messages are cut (head and tail, full text
@@ -57,13 +63,18 @@ log = logging.getLogger(__name__)
 
 Summarizer = Callable[[list[Message]], Awaitable[str]]
 
-# Share of the compaction budget kept verbatim at the end of the history by a summary.
+# Share of the compaction budget a summary's verbatim tail may take at most.
 _TAIL_SHARE = 0.4
-# Share of the compaction budget a summary may take.
+# Share of the compaction budget a summary may take, and its absolute cap (about the
+# 1,200 words the summary instructions ask for).
 _SUMMARY_SHARE = 0.15
+_SUMMARY_MAX_CHARS = 12_000
 _MAX_CALIBRATION = 4.0
 # Masking alone is enough when it brings the request under this share of the budget.
 _MASK_ENOUGH = 0.8
+# The verbatim outputs and a masking batch each take at most this share of the room the
+# budget leaves beyond the system prompt and tool specs (small windows).
+_KEEP_SHARE = 0.25
 
 
 class ContextOverflowError(Exception):
@@ -75,10 +86,14 @@ class ContextLimits:
     """Token limits of the request."""
 
     window: int  # model input window, tokens
-    threshold: float = 0.75  # compact when the estimated prompt > threshold * window
+    threshold: float = 0.75  # never let the estimated prompt grow past this share of it
     reserve_output: int = 4096  # tokens kept free for the reply (capped at window // 4)
-    mask_keep_last: int = 6  # most recent tool outputs always verbatim
-    mask_batch: int = 8  # mask older outputs in batches of this many
+    # Conversation tokens (beyond system prompt and tool specs) requests are kept near;
+    # None: fill the window up to the threshold.
+    budget: int | None = 16_000
+    keep_tokens: int = 3_000  # newest tool outputs kept verbatim (the newest always)
+    batch_tokens: int = 4_000  # mask once the verbatim outputs exceed keep by this much
+    summary_min_steps: int = 20  # builds between summaries unless the window forces one
     tool_output_max_chars: int = 16000
 
     @classmethod
@@ -88,8 +103,10 @@ class ContextLimits:
             window=window,
             threshold=settings.compaction_threshold,
             reserve_output=min(settings.max_output_tokens, window // 4),
-            mask_keep_last=settings.mask_keep_last,
-            mask_batch=settings.mask_batch,
+            budget=settings.context_budget_tokens or None,
+            keep_tokens=settings.mask_keep_tokens,
+            batch_tokens=settings.mask_batch_tokens,
+            summary_min_steps=settings.summary_min_steps,
             tool_output_max_chars=settings.tool_output_max_chars,
         )
 
@@ -103,10 +120,13 @@ class ContextLimits:
         """The most tokens a request may take."""
         return self.window - self.reserve
 
-    @property
-    def compact_at(self) -> int:
-        """Above this many tokens the builder compacts."""
-        return min(int(self.threshold * self.window), self.limit)
+    def compact_at(self, fixed: int) -> int:
+        """Above this many tokens the builder compacts: ``fixed`` (system prompt and tool
+        specs) plus the budget, within the threshold share of the window."""
+        at = min(int(self.threshold * self.window), self.limit)
+        if self.budget:
+            at = min(at, fixed + self.budget)
+        return at
 
 
 @dataclass
@@ -162,8 +182,9 @@ class ContextBuilder:
         self.masker = ObservationMasker(
             spill_dir=spill_dir,
             workspace=workspace,
-            keep_last=limits.mask_keep_last,
-            batch=limits.mask_batch,
+            keep_tokens=limits.keep_tokens,
+            batch_tokens=limits.batch_tokens,
+            tokens=self._message_tokens,
         )
         self._system = Message(role="system", content=system_prompt)
         self._pinned: Message | None = None
@@ -176,6 +197,7 @@ class ContextBuilder:
         self._tools_tokens = 0
         self._truncated: set[tuple[str, int]] = set()
         self._forced = False
+        self._builds_since_summary = limits.summary_min_steps  # the first may come any time
 
     # ----- calibration and estimates -------------------------------------------------
 
@@ -271,30 +293,42 @@ class ContextBuilder:
             self._render_pinned()
         if len(self._token_cache) > 8 * len(history) + 512:
             self._token_cache.clear()  # stale keys of messages gone from the history
+        compact_at = limits.compact_at(fixed)
+        self._size_masker(compact_at - fixed)
+        self._builds_since_summary += 1
+
+        def estimate(msgs: list[Message]) -> int:
+            return self._scale(self._raw_total(base_raw, msgs))
 
         head = self._head()
         view = self.masker.view(history)
-        total = self._scale(self._raw_total(base_raw, head + view))
+        total = estimate(head + view)
         outcome: CompactionOutcome | None = None
         forced, self._forced = self._forced, False
-        if forced or total > limits.compact_at:
+        if forced or total > compact_at:
             before = total
             # The pinned block is not re-rendered for masking: masking loses no facts, and
             # keeping the block unchanged keeps the whole prefix before the stubs cached.
             if self.masker.deepen(history):
                 head, view = self._head(), self.masker.view(history)
-                total = self._scale(self._raw_total(base_raw, head + view))
+                total = estimate(head + view)
                 outcome = CompactionOutcome("mask", before, total)
             # Masking that leaves little headroom would run again at every step (each
-            # time changing the prefix); then it is "not enough" and a summary follows.
-            if forced or total > int(limits.compact_at * _MASK_ENOUGH):
-                done = await self._summarise(history, view, before, forced=forced)
+            # time changing the prefix); then it is "not enough" and a summary follows,
+            # unless one was made recently and the window still holds the request.
+            recent = self._builds_since_summary <= limits.summary_min_steps
+            if forced or (
+                total > int(compact_at * _MASK_ENOUGH) and (not recent or total > limits.limit)
+            ):
+                done = await self._summarise(history, view, before, compact_at, forced=forced)
                 if done is not None:
                     outcome = done.outcome
-                    self.masker.forget_unused(done.history)
+                    history = done.history
+                    self._builds_since_summary = 0
+                    self.masker.forget_unused(history)
                     self._render_pinned()
-                    head, view = self._head(), self.masker.view(done.history)
-                    total = self._scale(self._raw_total(base_raw, head + view))
+                    head, view = self._head(), self.masker.view(history)
+                    total = estimate(head + view)
 
         messages = head + view
         if total > limits.limit:
@@ -302,12 +336,12 @@ class ContextBuilder:
             messages, newly_cut = cut_to_fit(
                 messages,
                 limit=limits.limit,
-                estimate=lambda msgs: self._scale(self._raw_total(base_raw, msgs)),
+                estimate=estimate,
                 factor=self._factor,
                 spill=self.masker.spill,
                 already_cut=self._truncated,
             )
-            total = self._scale(self._raw_total(base_raw, messages))
+            total = estimate(messages)
             if outcome is None and newly_cut:
                 outcome = CompactionOutcome("truncate", before, total)
         if total > limits.limit:
@@ -319,13 +353,35 @@ class ContextBuilder:
             )
         if outcome is not None:
             outcome.tokens_after = total
+        self._mark_stable_parts(messages, len(head), history)
         self._recent_builds.append((total, math.floor(total / self._factor)))
         return BuiltContext(messages=messages, estimated_tokens=total, compaction=outcome)
 
+    def _size_masker(self, room: int) -> None:
+        """Verbatim outputs and masking batches sized for the room the budget leaves."""
+        cap = max(0, int(room * _KEEP_SHARE))
+        self.masker.keep_tokens = min(self.limits.keep_tokens, cap)
+        self.masker.batch_tokens = min(self.limits.batch_tokens, cap)
+
+    def _mark_stable_parts(self, messages: list[Message], head_len: int,
+                           history: list[Message]) -> None:
+        """Cache breakpoints on what stays byte-identical for many requests: the pinned
+        block (until the next summary) and the last masked output (until masking moves).
+        Marked on copies: the history's messages are never changed."""
+        stable = [i for i, m in enumerate(messages[:head_len]) if m.kind == "pinned"]
+        boundary = self.masker.boundary_index(history)
+        if boundary is not None and head_len + boundary < len(messages) - 1:
+            stable.append(head_len + boundary)
+        for i in stable:
+            copy = copy_message(messages[i])
+            copy.cache_breakpoint = True
+            messages[i] = copy
+
     # ----- summary ------------------------------------------------------------------------
 
-    def _summary_max_chars(self) -> int:
-        return max(1200, int(self.limits.compact_at * _SUMMARY_SHARE) * CHARS_PER_TOKEN)
+    def _summary_max_chars(self, compact_at: int) -> int:
+        return min(_SUMMARY_MAX_CHARS,
+                   max(1200, int(compact_at * _SUMMARY_SHARE) * CHARS_PER_TOKEN))
 
     def _choose_cut(
         self, history: list[Message], view: list[Message], tail_budget: int
@@ -351,9 +407,21 @@ class ContextBuilder:
         return start, cut
 
     async def _summarise(
-        self, history: list[Message], view: list[Message], before: int, *, forced: bool = False
+        self,
+        history: list[Message],
+        view: list[Message],
+        before: int,
+        compact_at: int,
+        *,
+        forced: bool = False,
     ) -> _Summarised | None:
-        tail_budget = int(self.limits.compact_at * _TAIL_SHARE)
+        # The tail kept verbatim: what masking keeps (the outputs after the last masked
+        # one, with their calls); everything older is masked already: the summary
+        # replaces it.
+        boundary = self.masker.boundary_index(history)
+        unmasked = view[boundary + 1 :] if boundary is not None else view
+        keep = sum(self._message_tokens(m) for m in unmasked)
+        tail_budget = min(int(compact_at * _TAIL_SHARE), max(self._scale(keep), 1))
         if forced:
             tail_budget = min(tail_budget, int(before * _TAIL_SHARE))
         bounds = self._choose_cut(history, view, tail_budget)
@@ -363,11 +431,12 @@ class ContextBuilder:
         range_raw = sum(self._message_tokens(m) for m in view[start:cut])
         # Re-summarising little more than the previous summary gains nothing.
         if range_raw == 0 or (
-            not forced and range_raw * CHARS_PER_TOKEN < self._summary_max_chars() // 2 + 800
+            not forced
+            and range_raw * CHARS_PER_TOKEN < self._summary_max_chars(compact_at) // 2 + 800
         ):
             return None
         folded = history[start:cut]
-        max_chars = self._summary_max_chars()
+        max_chars = self._summary_max_chars(compact_at)
         text: str | None = None
         error: str | None = None
         if self.summarizer is not None:

@@ -1,15 +1,19 @@
 """Observation masking: old tool outputs become one-line stubs naming a spill file.
 
-Masking is the cheap first step of context compaction (Lindenbauer et al. 2025). Outputs
-are masked oldest first, in batches, so the request's prefix stays byte-identical for
-``batch`` steps at a time and provider prompt caching keeps hitting. A deeper "floor"
-(everything but the last few outputs) is set when the context runs over its threshold and
-then kept, again so the prefix stays stable.
+Masking is the cheap first step of context compaction (Lindenbauer et al. 2025). What
+stays verbatim is decided by a token budget, not a count: the newest outputs whose sizes
+add up to ``keep_tokens`` (the newest always), so a few large outputs are masked soon and
+many small ones stay. Masking moves in batches: nothing changes until the verbatim
+outputs exceed the budget by ``batch_tokens``, then the oldest are masked down to the
+budget at once. Between those moves every request's prefix is byte-identical, so provider
+prompt caching keeps hitting. Under pressure :meth:`ObservationMasker.deepen` masks all
+but the newest output once; the boundary it sets is kept, again for a stable prefix.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from openintern.agent.spill import display_path, mask_stub, safe_file_stem, spill_text
@@ -36,26 +40,39 @@ def tool_message_key(message: Message) -> ToolMessageKey:
 
 
 def spill_stem(message: Message, text: str, suffix: str = "") -> str:
-    """The spill file stem for (part of) a message: its call id, else its store id, else
-    a hash of the text."""
-    if message.tool_call_id:
+    """The spill file stem for (part of) a message: its store id (short: every masked
+    step names its file), else its call id, else a hash of the text. A name taken by
+    other content never overwrites it (see ``spill.spill_text``)."""
+    if message.id is not None:
+        base = f"m{message.id}"
+    elif message.tool_call_id:
         base = safe_file_stem(message.tool_call_id)
-    elif message.id is not None:
-        base = f"message-{message.id}"
     else:
         base = "message-" + hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:12]
     return base + suffix
 
 
 class ObservationMasker:
-    """Builds the history view with old tool outputs masked; remembers its spill files."""
+    """Builds the history view with old tool outputs masked; remembers its spill files.
 
-    def __init__(self, *, spill_dir: Path, workspace: Path, keep_last: int, batch: int) -> None:
+    The state is one boundary: the last masked tool result. Results up to it are masked,
+    later ones verbatim. ``tokens`` estimates a message (the builder's cached estimate)."""
+
+    def __init__(
+        self,
+        *,
+        spill_dir: Path,
+        workspace: Path,
+        keep_tokens: int,
+        batch_tokens: int,
+        tokens: Callable[[Message], int],
+    ) -> None:
         self.spill_dir = spill_dir
         self.workspace = workspace
-        self.keep_last = max(0, keep_last)
-        self.batch = max(1, batch)
-        self._floor: ToolMessageKey | None = None  # last tool result of the deeper floor
+        self.keep_tokens = max(0, keep_tokens)
+        self.batch_tokens = max(0, batch_tokens)
+        self.tokens = tokens
+        self._boundary: ToolMessageKey | None = None
         # (stem, text) -> workspace-relative path; avoids re-reading or re-writing files.
         self._spilled: dict[tuple[str, str], str] = {}
         self._stubs: dict[tuple[ToolMessageKey, str, str], str] = {}
@@ -73,26 +90,53 @@ class ObservationMasker:
     def _tool_positions(self, history: list[Message]) -> list[int]:
         return [i for i, m in enumerate(history) if m.role == "tool"]
 
-    def masked_count(self, history: list[Message], tool_positions: list[int] | None = None) -> int:
-        """How many of the oldest tool results the view masks: whole batches beyond the
-        last ``keep_last``, or the deeper floor when it is set and still in the history."""
-        positions = self._tool_positions(history) if tool_positions is None else tool_positions
-        count = (max(0, len(positions) - self.keep_last) // self.batch) * self.batch
-        if self._floor is not None:
-            for rank in range(len(positions) - 1, -1, -1):
-                if tool_message_key(history[positions[rank]]) == self._floor:
-                    count = max(count, rank + 1)
-                    break
-        return count
+    def _boundary_rank(self, history: list[Message], positions: list[int]) -> int:
+        """Rank (among the tool results) of the boundary; -1 when none is in the history
+        (none set yet, or summarised away)."""
+        if self._boundary is None:
+            return -1
+        for rank in range(len(positions) - 1, -1, -1):
+            if tool_message_key(history[positions[rank]]) == self._boundary:
+                return rank
+        return -1
+
+    def _mask_down_to(
+        self, history: list[Message], positions: list[int], rank: int, keep: int
+    ) -> int:
+        """The new boundary rank that leaves at most ``keep`` tokens of results verbatim
+        after it (the newest result always verbatim)."""
+        verbatim = 0
+        first_kept = len(positions) - 1
+        for r in range(len(positions) - 1, rank, -1):
+            verbatim += self.tokens(history[positions[r]])
+            if verbatim > keep and r < len(positions) - 1:
+                break
+            first_kept = r
+        return max(rank, first_kept - 1)
+
+    def _set_boundary(self, history: list[Message], positions: list[int], rank: int) -> None:
+        self._boundary = tool_message_key(history[positions[rank]]) if rank >= 0 else None
+
+    def masked_count(self, history: list[Message]) -> int:
+        """How many of the oldest tool results the view masks, after moving the boundary
+        when the verbatim ones exceed the budget by a batch."""
+        positions = self._tool_positions(history)
+        rank = self._boundary_rank(history, positions)
+        verbatim = sum(self.tokens(history[i]) for i in positions[rank + 1 :])
+        if verbatim > self.keep_tokens + self.batch_tokens:
+            rank = self._mask_down_to(history, positions, rank, self.keep_tokens)
+            self._set_boundary(history, positions, rank)
+        return rank + 1
 
     def deepen(self, history: list[Message]) -> bool:
-        """Mask every tool result but the last ``keep_last`` from now on. Returns whether
-        this masks more than the view already did."""
+        """Mask every tool result but the newest from now on. Returns whether this masks
+        more than the view already did."""
         positions = self._tool_positions(history)
-        target = len(positions) - self.keep_last
-        if target <= 0 or target <= self.masked_count(history, positions):
+        rank = self._boundary_rank(history, positions)
+        target = len(positions) - 2
+        if target <= rank:
             return False
-        self._floor = tool_message_key(history[positions[target - 1]])
+        self._set_boundary(history, positions, target)
         return True
 
     def view(self, history: list[Message]) -> list[Message]:
@@ -102,7 +146,7 @@ class ObservationMasker:
         (``fitting.cut_to_fit`` copies), and copying 300 messages per step was most of a
         build."""
         positions = self._tool_positions(history)
-        count = self.masked_count(history, positions)
+        count = self.masked_count(history)
         masked = set(positions[:count])
         names: dict[str, str] = {}
         if masked:
@@ -118,6 +162,13 @@ class ObservationMasker:
             else:
                 out.append(m)
         return out
+
+    def boundary_index(self, history: list[Message]) -> int | None:
+        """Index in ``history`` (and its view) of the last masked tool result: the end of
+        the part of the request that stays identical until masking moves again."""
+        positions = self._tool_positions(history)
+        rank = self._boundary_rank(history, positions)
+        return positions[rank] if rank >= 0 else None
 
     def _stub(self, message: Message, names: dict[str, str]) -> str:
         name = message.name or names.get(message.tool_call_id or "", "") or "tool"

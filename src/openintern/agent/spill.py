@@ -99,13 +99,11 @@ def truncate_tool_output(text: str, *, max_chars: int, spill_path: Path, workspa
 
 
 def mask_stub(tool_name: str, text: str, shown_path: str) -> str:
-    """The one-line stand-in for a masked tool output: names the tool, the size and the
-    start of the output, and the file where the full text stays readable."""
-    first_line = text.strip().split("\n", 1)[0].strip()
-    if len(first_line) > 100:
-        first_line = first_line[:100] + "…"
-    start = f'; began "{first_line}"' if first_line else ""
-    return (
-        f"[output of {tool_name or 'tool'} masked to save context ({len(text):,} chars{start})"
-        f" — full text: {shown_path} (use read_file)]"
-    )
+    """The one-line stand-in for a masked tool output: the tool, the size and the start of
+    the output, and the file where the full text stays readable. Every old step carries
+    one, so it is short."""
+    first_line = " ".join(text.strip().split("\n", 1)[0].split())
+    if len(first_line) > 40:
+        first_line = first_line[:40] + "…"
+    start = f' "{first_line}"' if first_line else ""
+    return f"[{tool_name or 'tool'} output masked, {len(text):,} chars{start}; full: {shown_path}]"

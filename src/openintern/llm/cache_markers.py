@@ -8,6 +8,7 @@ providers). Other providers cache automatically, so their messages stay untouche
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 # Anthropic allows at most four cache breakpoints per request.
@@ -40,13 +41,17 @@ def _mark(message: dict[str, Any]) -> bool:
     return False  # empty text blocks are rejected by Anthropic, so nothing to mark
 
 
-def apply_cache_markers(openai_messages: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
+def apply_cache_markers(
+    openai_messages: list[dict[str, Any]], model: str, stable: Iterable[int] = ()
+) -> list[dict[str, Any]]:
     """Add Anthropic prompt-caching breakpoints; other models get the messages unchanged.
 
-    Two breakpoints: the last system message (the stable prefix: system prompt and pinned
-    state) and the last message of the request (a rolling cache: the next request, which
-    extends this one, reads everything up to here from the cache). Existing markers count
-    toward Anthropic's limit of four. The input list is not modified.
+    Breakpoints, in order of priority: the last system message (tools and system prompt),
+    the ``stable`` indexes the context builder names (the pinned block, stable until the
+    next summary; the last masked output, stable until masking moves: when masking moves
+    or a summary lands, the prefix up to the previous one is still read from the cache),
+    and the last message (a rolling cache: the next request extends this one). Existing
+    markers count toward Anthropic's limit of four. The input list is not modified.
     """
     if not is_anthropic_model(model):
         return openai_messages
@@ -56,8 +61,14 @@ def apply_cache_markers(openai_messages: list[dict[str, Any]], model: str) -> li
     system_indexes = [i for i, m in enumerate(out) if m.get("role") == "system"]
     if system_indexes:
         targets.append(system_indexes[-1])
-    if out and (len(out) - 1) not in targets:
-        targets.append(len(out) - 1)
+    last = len(out) - 1
+    middle = [i for i in stable if 0 <= i < last and i not in targets]
+    # The last message outranks all but the newest stable point: the rolling cache is
+    # what consecutive requests share most.
+    targets += middle[-1:]
+    if out and last not in targets:
+        targets.append(last)
+    targets += [i for i in reversed(middle[:-1]) if i not in targets]
     for i in targets:
         if budget <= 0:
             break

@@ -205,7 +205,11 @@ class LiteLLMClient:
         belongs to the failed attempt and should be discarded by the consumer.
         """
         litellm = _litellm()
-        wire = apply_cache_markers([m.to_openai() for m in messages], self.model)
+        wire = apply_cache_markers(
+            [m.to_openai() for m in messages],
+            self.model,
+            stable=[i for i, m in enumerate(messages) if m.cache_breakpoint],
+        )
         kwargs: dict[str, Any] = {
             "model": self.litellm_model(),
             "messages": wire,

@@ -40,6 +40,9 @@ class Message:
     kind: str = ""
     # Store row id (None until recorded); used for compaction boundaries and undo.
     id: int | None = None
+    # The request's prefix up to here stays identical for a while: providers that cache
+    # only at explicit breakpoints (Anthropic) get one here. Never sent as a field.
+    cache_breakpoint: bool = False
 
     def to_openai(self) -> dict[str, Any]:
         """The OpenAI wire form that LiteLLM accepts for every provider."""
