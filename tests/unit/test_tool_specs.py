@@ -55,7 +55,8 @@ def test_specs_keep_what_a_call_needs_and_drop_what_only_validation_needs() -> N
         parameters = function["parameters"]
         assert parameters["type"] == "object"
         assert not (_keys(parameters) & VALIDATION_ONLY), function["name"]
-        assert "$defs" not in parameters and "anyOf" not in json.dumps(parameters)
+        # Optional[X] is X (omitting is "none"); real unions (bool | object) stay.
+        assert "$defs" not in parameters and '"null"' not in json.dumps(parameters)
         for name in parameters.get("required", []):
             assert name in parameters["properties"]
     jobs = next(s for s in default_registry().specs() if s["function"]["name"] == "jobs")
@@ -122,3 +123,20 @@ async def test_help_covers_tools_added_later() -> None:
     guide = (await registry.get("help").run(  # type: ignore[union-attr]
         HelpParams(tool="shell"), None)).text  # type: ignore[arg-type]
     assert guide.startswith("# shell\n") and "jobs so they survive" in guide
+
+
+async def test_rarely_needed_parameters_are_in_the_guide_and_still_accepted() -> None:
+    registry = default_registry()
+    jobs = registry.get("jobs")
+    assert jobs is not None
+    function = jobs.spec()["function"]
+    assert "pip" not in function["parameters"]["properties"]
+    assert function["description"].endswith("(More options: help.)")
+    guide = (await registry.get("help").run(  # type: ignore[union-attr]
+        HelpParams(tool="jobs"), None)).text  # type: ignore[arg-type]
+    assert "- pip (list of string, at most 50 items" in guide and "not in the short spec" in guide
+    _, params = registry.parse("jobs", json.dumps(
+        {"operation": "submit", "command": "true", "pip": ["numpy==2.1"]}))
+    assert params.pip == ["numpy==2.1"]  # type: ignore[attr-defined]
+    shell = registry.get("shell")
+    assert shell is not None and "More options" not in shell.spec()["function"]["description"]

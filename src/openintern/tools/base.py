@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, get
 from pydantic import BaseModel, ValidationError
 
 from openintern.events import EventBase, PlanItem
-from openintern.tools.schema import compact_schema, first_paragraph, render_guide
+from openintern.tools.schema import compact_schema, first_paragraph, has_guide_only, render_guide
 
 if TYPE_CHECKING:
     from openintern.config import Settings
@@ -137,11 +137,19 @@ class Tool(Generic[P]):
     @classmethod
     def spec(cls) -> dict[str, Any]:
         """The OpenAI function-tool spec: the description and a compact schema of the
-        params model (see :mod:`openintern.tools.schema`)."""
-        schema = compact_schema(cls.params.model_json_schema())
+        params model (see :mod:`openintern.tools.schema`); when parameters are left out
+        of it, the description says where they are."""
+        full = cls.params.model_json_schema()
+        description = cls.description()
+        if has_guide_only(full):
+            description += " (More options: help.)"
         return {
             "type": "function",
-            "function": {"name": cls.name, "description": cls.description(), "parameters": schema},
+            "function": {
+                "name": cls.name,
+                "description": description,
+                "parameters": compact_schema(full),
+            },
         }
 
 

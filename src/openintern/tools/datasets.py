@@ -16,6 +16,7 @@ from openintern.http import ServiceError
 from openintern.sources.clients import explain, make_client, secret, shared
 from openintern.sources.html_markdown import truncate
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
+from openintern.tools.schema import GUIDE_ONLY
 
 MAX_OUTPUT_CHARS = 12_000
 CELL_CHARS = 160
@@ -48,19 +49,22 @@ class DatasetsParams(BaseModel):
     path: str | None = Field(
         None, description="audit: data file or folder of split files in the workspace."
     )
-    label_column: str | None = Field(None, description="audit: label column (default: auto).")
-    id_column: str | None = Field(None, description="audit: id column, ignored in comparisons.")
+    label_column: str | None = Field(None, description="audit: label column (default: auto).",
+                                     json_schema_extra=GUIDE_ONLY)
+    id_column: str | None = Field(None, description="audit: id column, ignored in comparisons.",
+                                  json_schema_extra=GUIDE_ONLY)
     key_columns: list[str] | None = Field(
         None, description="audit: columns compared for duplicates (default: all but id/label)."
-    )
+    , json_schema_extra=GUIDE_ONLY)
     sort: Literal["downloads", "likes", "trendingScore", "lastModified", "createdAt"] = Field(
         "downloads", description="search: order (descending)."
-    )
+    , json_schema_extra=GUIDE_ONLY)
     filter: str | None = Field(
         None, description="search: tag, e.g. 'task_categories:text-classification'."
-    )
+    , json_schema_extra=GUIDE_ONLY)
     limit: int = Field(10, ge=1, le=50, description="search: results.")
-    rows: int = Field(3, ge=0, le=20, description="inspect: first rows to show.")
+    rows: int = Field(3, ge=0, le=20, description="inspect: first rows to show.",
+                      json_schema_extra=GUIDE_ONLY)
 
 
 def _need(value: str | None, name: str, operation: str) -> str:

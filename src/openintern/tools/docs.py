@@ -12,6 +12,7 @@ from openintern.sources.clients import explain, make_client, shared
 from openintern.sources.docs import KNOWN_LIBRARIES, DocPage, DocsClient, DocsError
 from openintern.sources.html_markdown import truncate
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
+from openintern.tools.schema import GUIDE_ONLY
 
 
 def docs_client(ctx: ToolContext) -> DocsClient:
@@ -29,8 +30,10 @@ class DocsParams(BaseModel):
     query: str | None = Field(None, description="search: words in page titles.")
     page: str | None = Field(None, description="fetch: page path from search, e.g. 'sft_trainer'.")
     section: str | None = Field(None, description="fetch: only sections with these words.")
-    max_chars: int = Field(12_000, ge=1000, le=60_000, description="fetch: characters.")
-    limit: int = Field(10, ge=1, le=30, description="search: results.")
+    max_chars: int = Field(12_000, ge=1000, le=60_000, description="fetch: characters.",
+                           json_schema_extra=GUIDE_ONLY)
+    limit: int = Field(10, ge=1, le=30, description="search: results.",
+                       json_schema_extra=GUIDE_ONLY)
 
 
 def render_page(page: DocPage, section: str | None, max_chars: int) -> str:

@@ -21,6 +21,7 @@ from openintern.tools.jobs import (
     paid_launch_cost_usd,
     paid_launch_reason,
 )
+from openintern.tools.schema import GUIDE_ONLY
 
 
 def _ledger(ctx: ToolContext) -> Ledger:
@@ -34,39 +35,44 @@ class EvaluateParams(HardwareFields):
     """Arguments of the evaluate tool."""
 
     operation: Literal["run", "result", "compare", "contamination"] = Field(
-        "run", description="run: evaluate a model; result: read a finished run; compare: "
-        "candidate vs baseline evaluation; contamination: check train_data against task.")
-    model: str | None = Field(None, description="Checkpoint folder in the workspace, Hub id, "
-                              "or inspect model id (openai-api/..., anthropic/...).")
+        "run", description="run a model; result of a run; compare candidate and baseline; "
+        "contamination of train_data in task.")
+    model: str | None = Field(None, description="Checkpoint folder, Hub id or inspect model id "
+                              "(openai-api/...).")
     task: str | None = Field(None, description="JSONL/CSV file (input, target, choices) or "
                              f"benchmark: {', '.join(sorted(REGISTRY))}.")
     kind: Literal["mc", "exact", "judged"] = Field("mc", description="Local task scoring.")
     limit: int | None = Field(None, ge=1, description="Evaluate the first N samples.")
-    split: str = "test"
-    seed: int = 0
-    temperature: float = Field(0.0, ge=0, le=2)
-    max_tokens: int = Field(16, ge=1, le=32_768)
+    split: str = Field("test", json_schema_extra=GUIDE_ONLY)
+    seed: int = Field(0, json_schema_extra=GUIDE_ONLY)
+    temperature: float = Field(0.0, ge=0, le=2, json_schema_extra=GUIDE_ONLY)
+    max_tokens: int = Field(16, ge=1, le=32_768, json_schema_extra=GUIDE_ONLY)
     template: str | None = Field(None, description="mc prompt with {question} {choices} "
-                                 "{letters} (default inspect's).")
+                                 "{letters} (default inspect's).", json_schema_extra=GUIDE_ONLY)
     few_shot: list[dict[str, Any]] = Field(default_factory=list,
-                                           description="Examples {input, target}.")
-    chain_of_thought: bool = False
+                                           description="Examples {input, target}.",
+                                           json_schema_extra=GUIDE_ONLY)
+    chain_of_thought: bool = Field(False, json_schema_extra=GUIDE_ONLY)
     judge: str | None = Field(None, description="judged: grader model id.")
-    revision: str | None = Field(None, description="Hub revision to pin.")
-    api_base: str | None = Field(None, description="Endpoint base URL.")
-    train_data: list[str] = Field(default_factory=list, description="Training files to "
-                                  "check for contamination against the task.")
+    revision: str | None = Field(None, description="Hub revision to pin.",
+                                 json_schema_extra=GUIDE_ONLY)
+    api_base: str | None = Field(None, description="Endpoint base URL.",
+                                 json_schema_extra=GUIDE_ONLY)
+    train_data: list[str] = Field(default_factory=list, description="contamination: "
+                                  "training files.")
     threshold: float = Field(DEFAULT_THRESHOLD, ge=0, le=1,
-                             description="Contamination share that flags a result.")
+                             description="Contamination share that flags a result.",
+                             json_schema_extra=GUIDE_ONLY)
     experiment_id: str | None = Field(None, description="result/compare: the (candidate) "
                                       "evaluation.")
     baseline_id: str | None = Field(None, description="compare: the baseline evaluation.")
     name: str = ""
-    parent_id: str | None = Field(None, description="Experiment that produced the model.")
+    parent_id: str | None = Field(None, description="Experiment that produced the model.",
+                                  json_schema_extra=GUIDE_ONLY)
     backend: str | None = Field(None, description="local, ray or hf.")
-    wait_s: float = Field(1800, ge=0, le=36_000, description="run: wait this long for the "
-                          "result (0: return at once; then operation=result).")
-    timeout_s: float = Field(3600, gt=0)
+    wait_s: float = Field(1800, ge=0, le=36_000, description="run: seconds to wait "
+                          "(0: return at once).")
+    timeout_s: float = Field(3600, gt=0, json_schema_extra=GUIDE_ONLY)
 
 
 class Evaluate(Tool[EvaluateParams]):

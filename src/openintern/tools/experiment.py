@@ -31,6 +31,7 @@ from openintern.tools.jobs import (
     paid_launch_cost_usd,
     paid_launch_reason,
 )
+from openintern.tools.schema import GUIDE_ONLY
 
 _MAX_SWEEP_RUNS = 200
 
@@ -77,16 +78,19 @@ class ExperimentParams(HardwareFields):
     experiment_id: str | None = Field(None, description="run/status/conclude: experiment.")
     name: str = Field("", description="declare/run: short name.")
     hypothesis: str = Field("", description="declare/run: expectation and why.")
-    parent_id: str | None = Field(None, description="declare/run: experiment it builds on.")
+    parent_id: str | None = Field(None, description="declare/run: experiment it builds on.",
+                                  json_schema_extra=GUIDE_ONLY)
     command: str | None = Field(None, description="declare/run: bash; {param}, {seed} filled.")
     config: dict[str, Any] = Field(default_factory=dict, description="Hyper-parameters.")
     seed: int | None = None
-    data_paths: list[str] = Field(default_factory=list, description="Data to fingerprint.")
+    data_paths: list[str] = Field(default_factory=list, description="Data to fingerprint.",
+                                  json_schema_extra=GUIDE_ONLY)
     primary_metric: str | None = Field(None, description="Deciding metric, e.g. val_acc.")
     mode: Literal["min", "max"] | None = None
-    workdir: str = "."
+    workdir: str = Field(".", json_schema_extra=GUIDE_ONLY)
     backend: str | None = Field(None, description="run: local, ray or hf.")
-    timeout_s: float | None = Field(None, gt=0, description="run: time limit, s.")
+    timeout_s: float | None = Field(None, gt=0, description="run: time limit, s.",
+                                    json_schema_extra=GUIDE_ONLY)
     gpus: int = Field(0, ge=0, le=64, description="run: GPUs.")
     experiment_ids: list[str] | None = Field(None, description="compare: these (default: all).")
     sweep_id: str | None = Field(None, description="compare: one sweep's runs.")
@@ -249,15 +253,17 @@ class SweepParams(HardwareFields):
         description='Values per parameter, e.g. {"lr": [0.1, 0.01]}.'
     )
     strategy: Literal["grid", "random"] = "grid"
-    n_configs: int = Field(8, ge=1, le=_MAX_SWEEP_RUNS, description="random: how many.")
+    n_configs: int = Field(8, ge=1, le=_MAX_SWEEP_RUNS, description="random: how many.",
+                           json_schema_extra=GUIDE_ONLY)
     seeds: int = Field(3, ge=1, le=20, description="Seeds per configuration.")
     primary_metric: str | None = None
     mode: Literal["min", "max"] | None = None
-    parent_id: str | None = None
-    data_paths: list[str] = Field(default_factory=list)
-    workdir: str = "."
+    parent_id: str | None = Field(None, json_schema_extra=GUIDE_ONLY)
+    data_paths: list[str] = Field(default_factory=list, json_schema_extra=GUIDE_ONLY)
+    workdir: str = Field(".", json_schema_extra=GUIDE_ONLY)
     backend: str | None = None
-    timeout_s: float | None = Field(None, gt=0, description="Per-run time limit, s.")
+    timeout_s: float | None = Field(None, gt=0, description="Per-run time limit, s.",
+                                    json_schema_extra=GUIDE_ONLY)
     gpus: int = Field(0, ge=0, le=64, description="GPUs per run.")
 
 

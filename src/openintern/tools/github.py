@@ -12,6 +12,7 @@ from openintern.sources.github import GitHubClient, GitHubError
 from openintern.sources.html_markdown import truncate
 from openintern.sources.notebooks import NotebookError, notebook_to_markdown
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
+from openintern.tools.schema import GUIDE_ONLY
 
 
 def github_client(ctx: ToolContext) -> GitHubClient:
@@ -31,11 +32,14 @@ class GitHubParams(BaseModel):
     repo: str | None = Field(None, description="'owner/name', e.g. 'huggingface/trl'.")
     path: str = Field("", description="read_file: file or folder in the repo.")
     query: str | None = Field(None, description="search_code: query.")
-    language: str | None = Field(None, description="search_code: e.g. python.")
+    language: str | None = Field(None, description="search_code: e.g. python.",
+                                 json_schema_extra=GUIDE_ONLY)
     keyword: str | None = Field(None, description="find_examples: words in the path.")
-    ref: str | None = Field(None, description="Branch, tag or commit.")
-    limit: int = Field(10, ge=1, le=50, description="Results.")
-    max_chars: int = Field(12_000, ge=1000, le=60_000, description="read_file: characters.")
+    ref: str | None = Field(None, description="Branch, tag or commit.",
+                            json_schema_extra=GUIDE_ONLY)
+    limit: int = Field(10, ge=1, le=50, description="Results.", json_schema_extra=GUIDE_ONLY)
+    max_chars: int = Field(12_000, ge=1000, le=60_000, description="read_file: characters.",
+                           json_schema_extra=GUIDE_ONLY)
 
 
 class GitHub(Tool[GitHubParams]):

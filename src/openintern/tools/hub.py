@@ -13,6 +13,7 @@ from openintern.sources.clients import explain
 from openintern.sources.html_markdown import truncate
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
 from openintern.tools.datasets import hub_client
+from openintern.tools.schema import GUIDE_ONLY
 
 CARD_CHARS = 2500
 MAX_FILES = 200
@@ -26,15 +27,19 @@ class HubParams(BaseModel):
     repo_id: str | None = Field(None, description="e.g. 'Qwen/Qwen3-1.7B'.")
     repo_type: Literal["model", "dataset", "space"] = "model"
     query: str | None = Field(None, description="search: words in model ids.")
-    filter: str | None = Field(None, description="search: tag, e.g. 'library:peft'.")
-    author: str | None = Field(None, description="search: user or organisation.")
+    filter: str | None = Field(None, description="search: tag, e.g. 'library:peft'.",
+                               json_schema_extra=GUIDE_ONLY)
+    author: str | None = Field(None, description="search: user or organisation.",
+                               json_schema_extra=GUIDE_ONLY)
     sort: Literal["downloads", "likes", "trendingScore", "lastModified", "createdAt"] = Field(
         "downloads", description="search: order (descending)."
-    )
+    , json_schema_extra=GUIDE_ONLY)
     limit: int = Field(10, ge=1, le=50, description="search: results.")
     path: str = Field("", description="files: folder (default: root); read: file.")
-    revision: str = Field("main", description="Branch, tag or commit.")
-    max_chars: int = Field(8000, ge=500, le=60_000, description="read: characters.")
+    revision: str = Field("main", description="Branch, tag or commit.",
+                          json_schema_extra=GUIDE_ONLY)
+    max_chars: int = Field(8000, ge=500, le=60_000, description="read: characters.",
+                           json_schema_extra=GUIDE_ONLY)
 
 
 def _count(value: int | None) -> str:

@@ -28,6 +28,7 @@ from openintern.compute.metrics import format_summary, parse_lines, summarise
 from openintern.compute.registry import backend_from_services
 from openintern.events import JobUpdate
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
+from openintern.tools.schema import GUIDE_ONLY
 
 if TYPE_CHECKING:
     from openintern.compute.metrics import MetricPoint
@@ -95,12 +96,15 @@ class HardwareFields(BaseModel):
     """Where and with what a job runs (shared by jobs submit, experiment run and sweep)."""
 
     flavor: str | None = Field(
-        None, max_length=64, description="hf: hardware, e.g. cpu-basic, t4-small, a10g-large.")
-    image: str | None = Field(None, max_length=300, description="hf: container image.")
+        None, max_length=64, description="hf: hardware, e.g. t4-small.")
+    image: str | None = Field(None, max_length=300, description="hf: container image.",
+                              json_schema_extra=GUIDE_ONLY)
     secrets: list[SecretName] = Field(
-        default_factory=list, max_length=20, description="Secret NAMES the job gets, never values.")
+        default_factory=list, max_length=20, description="Secret NAMES the job gets, never values.",
+        json_schema_extra=GUIDE_ONLY)
     pip: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
-        default_factory=list, max_length=50, description="Requirements to install (remote).")
+        default_factory=list, max_length=50, description="Requirements to install (remote).",
+        json_schema_extra=GUIDE_ONLY)
 
     def hardware(self) -> dict[str, Any]:
         """These fields as JobSpec keyword arguments."""
@@ -152,13 +156,15 @@ class JobsParams(HardwareFields):
     )
     command: str | None = Field(None, description="submit: bash command.")
     name: str = Field("", description="submit: short name.")
-    workdir: str = Field(".", description="submit: directory in the workspace.")
+    workdir: str = Field(".", description="submit: directory in the workspace.",
+                         json_schema_extra=GUIDE_ONLY)
     timeout_s: float | None = Field(None, gt=0, description="submit: time limit, s.")
     gpus: int = Field(0, ge=0, le=64, description="submit: GPUs.")
-    env: dict[str, str] = Field(default_factory=dict, description="submit: extra env, no secrets.")
+    env: dict[str, str] = Field(default_factory=dict, description="submit: extra env, no secrets.",
+                                json_schema_extra=GUIDE_ONLY)
     job_ids: list[str] = Field(default_factory=list, description="Jobs to act on.")
     tail: int = Field(80, ge=0, le=5000, description="logs: last N lines.")
-    grep: str | None = Field(None, description="logs: regex filter.")
+    grep: str | None = Field(None, description="logs: regex filter.", json_schema_extra=GUIDE_ONLY)
     wait_timeout_s: float = Field(60.0, gt=0, le=600, description="wait: seconds at most.")
     backend: str | None = Field(None, description="local, ray or hf (default: configured).")
 

@@ -15,6 +15,7 @@ from openintern.literature.hf_papers import MAX_RESULTS as HF_MAX_RESULTS
 from openintern.literature.merge import PaperRecord, from_arxiv, from_hf, from_s2, fuse
 from openintern.literature.semantic_scholar import S2Edge, normalize_paper_id
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
+from openintern.tools.schema import GUIDE_ONLY
 
 T = TypeVar("T")
 
@@ -34,10 +35,12 @@ class PapersParams(BaseModel):
     section: str | None = Field(None, description="read: e.g. '3.1' or 'method'.")
     limit: int = Field(10, ge=1, le=50, description="Results.")
     offset: int = Field(0, ge=0, description="Skip this many results (read: characters).")
-    year_min: int | None = None
-    year_max: int | None = None
-    min_citations: int | None = Field(None, ge=0, description="citations/references: floor.")
-    sort: Literal["relevance", "date", "citations"] = "relevance"
+    year_min: int | None = Field(None, json_schema_extra=GUIDE_ONLY)
+    year_max: int | None = Field(None, json_schema_extra=GUIDE_ONLY)
+    min_citations: int | None = Field(None, ge=0, description="citations/references: floor.",
+                                      json_schema_extra=GUIDE_ONLY)
+    sort: Literal["relevance", "date", "citations"] = Field("relevance",
+                                                            json_schema_extra=GUIDE_ONLY)
 
 
 def clients_for(ctx: ToolContext) -> LiteratureClients:

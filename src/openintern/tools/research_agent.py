@@ -20,6 +20,7 @@ from openintern.agent.subagent import SubagentOutcome, SubagentRun, run_subagent
 from openintern.llm.types import LLMClient
 from openintern.store import Store
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolRegistry, ToolResult
+from openintern.tools.schema import GUIDE_ONLY
 
 MAX_ITERATIONS = 40
 DEFAULT_TOKEN_BUDGET = 200_000
@@ -159,11 +160,13 @@ class ResearchParams(BaseModel):
     """Arguments of the research tool."""
 
     question: str = Field(min_length=3, description="Self-contained question.")
-    focus: str | None = Field(None, description="What to extract, e.g. 'the recipe'.")
-    max_iterations: int = Field(12, ge=1, le=MAX_ITERATIONS, description="Sub-agent steps.")
+    focus: str | None = Field(None, description="What to extract, e.g. 'the recipe'.",
+                              json_schema_extra=GUIDE_ONLY)
+    max_iterations: int = Field(12, ge=1, le=MAX_ITERATIONS, description="Sub-agent steps.",
+                                json_schema_extra=GUIDE_ONLY)
     max_tokens: int = Field(
         DEFAULT_TOKEN_BUDGET, ge=2_000, description="Sub-agent tokens, all steps."
-    )
+    , json_schema_extra=GUIDE_ONLY)
 
 
 class Research(Tool[ResearchParams]):

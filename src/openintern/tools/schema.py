@@ -33,12 +33,26 @@ _VALIDATION_ONLY = frozenset(
         "format",
     }
 )
+# ``Field(json_schema_extra=GUIDE_ONLY)``: an optional parameter few calls need, left out
+# of the spec sent with every request and listed in the tool's guide (the params model
+# still accepts it).
+GUIDE_ONLY_KEY = "guide_only"
+GUIDE_ONLY: dict[str, Any] = {GUIDE_ONLY_KEY: True}
 # Defaults that say nothing a model would not assume for an omitted field.
 _EMPTY_DEFAULTS: tuple[Any, ...] = (None, "", [], {}, False)
 
 
 def _is_empty_default(value: Any) -> bool:
     return any(value == e and type(value) is type(e) for e in _EMPTY_DEFAULTS)
+
+
+def _is_guide_only(prop: Any) -> bool:
+    return isinstance(prop, dict) and prop.get(GUIDE_ONLY_KEY) is True
+
+
+def has_guide_only(schema: dict[str, Any]) -> bool:
+    """Whether some parameter of ``schema`` is left out of the compact spec."""
+    return any(_is_guide_only(p) for p in (schema.get("properties") or {}).values())
 
 
 def _is_null(schema: Any) -> bool:
@@ -60,8 +74,14 @@ def _compact(node: Any) -> Any:
             value = " ".join(value.split())
         if key == "additionalProperties" and value is True:
             continue
-        if key in ("properties", "$defs") and isinstance(value, dict):
+        if key == GUIDE_ONLY_KEY:
+            continue
+        if key == "properties" and isinstance(value, dict):
             # Names are data here, never schema keywords to drop.
+            out[key] = {name: _compact(prop) for name, prop in value.items()
+                        if not _is_guide_only(prop)}
+            continue
+        if key == "$defs" and isinstance(value, dict):
             out[key] = {name: _compact(prop) for name, prop in value.items()}
             continue
         out[key] = _compact(value)
@@ -168,6 +188,8 @@ def _parameter_lines(schema: dict[str, Any], indent: str = "") -> list[str]:
         elif "default" in prop and not _is_empty_default(prop["default"]):
             facts.append(f"default {json.dumps(prop['default'])}")
         facts += _limits(prop)
+        if _is_guide_only(prop):
+            facts.append("not in the short spec")
         description = prop.get("description", "")
         lines.append(f"{indent}- {name} ({', '.join(facts)})" + (f": {description}"
                                                                  if description else ""))

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
+from openintern.tools.schema import GUIDE_ONLY
 
 
 class SynthesizeParams(BaseModel):
@@ -23,22 +24,26 @@ class SynthesizeParams(BaseModel):
     axes: dict[str, list[str]] = Field(default_factory=dict, description="Diversity axes, "
                                        'e.g. {"difficulty": ["easy", "hard"]}.')
     n: int = Field(100, ge=1, le=200_000, description="Candidates to generate.")
-    per_call: int = Field(5, ge=1, le=50, description="Examples per model call.")
+    per_call: int = Field(5, ge=1, le=50, description="Examples per model call.",
+                          json_schema_extra=GUIDE_ONLY)
     model: str | None = Field(None, description="LiteLLM model (default: the configured "
                               "generator model, else the session's).")
-    seed: int = 0
-    upsample: int = Field(1, ge=1, le=1000, description="Repeat each kept example k times.")
+    seed: int = Field(0, json_schema_extra=GUIDE_ONLY)
+    upsample: int = Field(1, ge=1, le=1000, description="Repeat each kept example k times.",
+                          json_schema_extra=GUIDE_ONLY)
     decontaminate: list[str] = Field(default_factory=list,
                                      description="Evaluation files to keep out.")
     output: str = Field(description="Workspace path, .jsonl or .parquet.")
-    concurrency: int = Field(8, ge=1, le=64)
+    concurrency: int = Field(8, ge=1, le=64, json_schema_extra=GUIDE_ONLY)
 
 
 class Synthesize(Tool[SynthesizeParams]):
-    """Generate a dataset with an LLM: validate each example against json_schema, drop
-    exact and near duplicates, drop examples overlapping the decontaminate eval files,
-    upsample; writes output plus a data card, registers it in the ledger. Resumable: call
-    again with the same arguments after a crash or budget stop; nothing done is redone.
+    """Generate a validated, deduplicated, decontaminated dataset with an LLM (resumable).
+
+    Each example is validated against json_schema; exact and near duplicates are dropped,
+    and so are examples overlapping the decontaminate eval files; kept ones are upsampled.
+    Writes output plus a data card and registers it in the ledger. Resumable: call again
+    with the same arguments after a crash or budget stop; nothing done is redone.
     """
 
     name = "synthesize"

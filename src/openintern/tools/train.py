@@ -22,6 +22,7 @@ from openintern.tools.jobs import (
     paid_launch_cost_usd,
     paid_launch_reason,
 )
+from openintern.tools.schema import GUIDE_ONLY
 
 _PRIMARY = {"sft": ("loss", "min"), "dpo": ("loss", "min"), "grpo": ("reward", "max")}
 # GRPO's policy loss hovers around zero, so the divergence rule (a factor of its minimum)
@@ -35,28 +36,30 @@ class TrainParams(HardwareFields):
     recipe: Literal["sft", "dpo", "grpo"] = Field(description="sft: prompt/completion or "
                                                   "messages; dpo: prompt/chosen/rejected; "
                                                   "grpo: prompt + reward.")
-    dataset: list[str] = Field(min_length=1, description="Training files in the workspace "
-                               "(or hf://datasets/<id>[:split], e.g. for backend=hf).")
+    dataset: list[str] = Field(min_length=1, description="Training files "
+                               "(or hf://datasets/<id>[:split]).")
     model: str | None = Field(None, description="Hub id or checkpoint folder.")
     init: dict[str, Any] | None = Field(None, description="Instead of model: a scratch "
-                                        "Llama {vocab_size, hidden_size, layers, heads}.")
-    output_dir: str | None = Field(None, description="Default runs/<name>-<id>.")
+                                        "Llama {vocab_size, hidden_size, layers, heads}.",
+                                        json_schema_extra=GUIDE_ONLY)
+    output_dir: str | None = Field(None, description="Default runs/<name>-<id>.",
+                                   json_schema_extra=GUIDE_ONLY)
     template: str | None = Field(None, description="mc, or a prompt with {question} "
                                  "{choices}: render question/choices/answer rows as the "
-                                 "evaluate tool asks (use the same template there).")
+                                 "evaluate tool asks (use the same template there).",
+                                 json_schema_extra=GUIDE_ONLY)
     hyperparameters: dict[str, Any] = Field(default_factory=dict, description="learning_rate,"
                                             " batch_size, max_steps or epochs, max_length, "
-                                            "warmup_steps, logging_steps, save_steps, beta, "
-                                            "num_generations, ...")
+                                            "beta, num_generations, ...")
     lora: bool | dict[str, Any] = Field(False, description="true or LoraConfig fields.")
     reward: str | list[str] | None = Field(None, description="grpo: mc_letter, exact_answer,"
                                            " format, constant, or file.py:function.")
-    seed: int = 0
+    seed: int = Field(0, json_schema_extra=GUIDE_ONLY)
     name: str = ""
-    hypothesis: str = ""
-    parent_id: str | None = None
+    hypothesis: str = Field("", json_schema_extra=GUIDE_ONLY)
+    parent_id: str | None = Field(None, json_schema_extra=GUIDE_ONLY)
     backend: str | None = Field(None, description="local, ray or hf.")
-    timeout_s: float | None = Field(None, gt=0)
+    timeout_s: float | None = Field(None, gt=0, json_schema_extra=GUIDE_ONLY)
     gpus: int = Field(0, ge=0, le=64)
 
 
