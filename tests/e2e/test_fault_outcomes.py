@@ -4,6 +4,8 @@ against the scripted model server injecting each fault; the real store."""
 
 from __future__ import annotations
 
+import math
+import re
 import socket
 import sqlite3
 from pathlib import Path
@@ -16,6 +18,7 @@ from openintern.agent.guards import EMPTY_REPLY_NUDGE
 from openintern.agent.longrun import write_fixture_files
 from openintern.llm.script import Script, Step
 from openintern.llm.scripted import ScriptedServer
+from openintern.research.ledger import Ledger
 from openintern.store import Store
 
 
@@ -270,3 +273,49 @@ def test_a_locked_store_stops_the_turn_and_loses_nothing(workspace: Path,
 
 def store_of(db: Path) -> Store:
     return Store(f"sqlite:///{db}")
+
+
+NAN_JOB = """\
+import json, math
+print(json.dumps({"step": 1, "loss": 0.5}), flush=True)
+print(json.dumps({"step": 2, "loss": math.nan, "best": math.inf}), flush=True)
+"""
+
+
+def test_a_nan_metric_is_stored_on_every_backend(workspace: Path, store_url: str) -> None:
+    # Was: PostgreSQL refused the NaN token, the experiment stayed `queued` forever and
+    # the model read "experiment failed unexpectedly".
+    (workspace / "nan.py").write_text(NAN_JOB)
+
+    def respond(body: dict[str, Any], index: int) -> Step | None:
+        tools = [str(m.get("content") or "") for m in body["messages"] if m["role"] == "tool"]
+        joined = "\n".join(tools)
+        if index == 0:
+            run = {"operation": "run", "name": "nan-run", "command": "python nan.py",
+                   "primary_metric": "loss"}
+            return Step.model_validate({"tool_calls": [{"name": "experiment",
+                                                        "arguments": run}]})
+        job = re.search(r"running as local job (\S+) \(", joined)
+        exp = re.search(r"Experiment (\w+) running as local", joined)
+        if index == 1 and job:
+            return Step.model_validate({"tool_calls": [_call(
+                "jobs", operation="wait", job_ids=[job.group(1)], wait_timeout_s=60)]})
+        if index == 2 and exp:
+            return Step.model_validate({"tool_calls": [_call(
+                "experiment", operation="status", experiment_id=exp.group(1))]})
+        return Step(text="The loss became NaN.") if index <= 3 else None
+
+    with ScriptedServer(respond) as server:
+        result = run_intern("run it", env=intern_env(server.base_url), cwd=workspace)
+    assert result.code == 0, result.output
+    s = Store(store_url)
+    [session] = s.list_sessions()
+    tools = [m.content for m in s.load_messages(session.id) if m.role == "tool"]
+    assert len(tools) == 3, tools
+    assert not [t for t in tools if t.startswith("ERROR")], tools
+    [exp] = Ledger(s).experiments(session.id)
+    assert exp.status in ("succeeded", "failed", "cancelled"), exp  # never stuck queued
+    assert math.isnan(exp.final_metrics["loss"]), exp.final_metrics
+    assert [p.step for p in Ledger(s).series(exp.id, "loss")] == [1, 2]
+    assert "nan" in tools[2].lower()  # the model is told what happened
+    s.close()
