@@ -158,7 +158,10 @@ for key, value in sorted(settings.items()):
         path = token[len("file://"):] if token.startswith("file://") else token
         if path.startswith("/") and os.path.exists(path):
             if os.path.isdir(path):
-                binds[path] = path
+                # A local index (.../simple) may link its files in a sibling folder.
+                folder = os.path.dirname(path.rstrip("/")) if path.rstrip("/").endswith(
+                    "/simple") else path
+                binds[folder] = folder
             else:  # a file (CA bundle, constraints): its own name under /etc/openintern-ci
                 binds[path] = f"/etc/openintern-ci/{key}-{os.path.basename(path)}"
                 token = token.replace(path, binds[path])
@@ -175,8 +178,8 @@ PY
 torch_wheel_for() {  # PYTHON_TAG VERSION -> 0 if a local CPU wheel of torch fits
   local tag=$1 version=$2 dir
   for dir in "${bind_dirs[@]}"; do
-    compgen -G "$dir/torch-$version*-$tag-$tag-*linux*x86_64.whl" >/dev/null && return 0
-    compgen -G "$dir/torch/torch-$version*-$tag-$tag-*linux*x86_64.whl" >/dev/null && return 0
+    [ -n "$(find "$dir" -maxdepth 3 -name "torch-$version*-$tag-$tag-*linux*_x86_64.whl" \
+      -print -quit 2>/dev/null)" ] && return 0
   done
   return 1
 }

@@ -77,6 +77,33 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _require_credentials(settings: Settings) -> None:
+    """Stop before a session starts when the provider's key is missing (see
+    llm/credentials.py); a provider that may find credentials elsewhere only warns."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from openintern.config import config_file
+    from openintern.llm.credentials import missing_credentials
+
+    missing = missing_credentials(settings)
+    if missing is None:
+        return
+    text = escape(missing.message(str(config_file())))
+    if missing.certain:
+        _fail(text)
+    Console(stderr=True).print(f"[yellow]warning:[/yellow] {text}")
+
+
+def _fail_ledger(exc: Exception) -> None:
+    """A ledger error for the terminal: unknown ids point at `intern runs`."""
+    from openintern.research.ledger import UnknownExperimentError
+
+    if isinstance(exc, UnknownExperimentError):
+        _fail(f"no experiment {exc.exp_id!r}; `intern runs` lists the experiments")
+    _fail(str(exc))
+
+
 @app.command("run")
 def run_cmd(
     task: Annotated[
@@ -104,6 +131,7 @@ def run_cmd(
         auto_approve=yes,
         compute_budget_usd=compute_budget,
     )
+    _require_credentials(settings)
     from openintern.interactive import run_headless, run_interactive
 
     raise typer.Exit(run_interactive(settings) if task is None else run_headless(settings, task))
@@ -139,6 +167,7 @@ def resume_cmd(
         auto_approve=yes,
         compute_budget_usd=compute_budget,
     )
+    _require_credentials(settings)
     from openintern.interactive import resume_session
 
     raise typer.Exit(resume_session(settings, session_id, message, interactive))
@@ -234,16 +263,22 @@ def runs_show(
         if name:
             console.print(plot_metrics(ledger, exp.id, name, png), markup=False)
     except LedgerError as exc:
-        _fail(str(exc))
+        _fail_ledger(exc)
 
 
 @app.command("reproduce")
 def reproduce_cmd(
     exp_id: Annotated[str, typer.Argument(help="Experiment id to re-run.")],
     rtol: Annotated[float, typer.Option(help="Relative tolerance for metrics.")] = 1e-6,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance for metrics.")] = 1e-9,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", help="Metric to judge (repeatable; default: the primary one)."),
+    ] = None,
     timeout_s: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 3600,
 ) -> None:
-    """Re-run an experiment from its code snapshot, config and seed; report if it matches."""
+    """Re-run an experiment from its code snapshot, config and seed; report whether its
+    primary metric matches within the tolerance (timing metrics are shown, not judged)."""
     import asyncio
 
     from rich.console import Console
@@ -265,11 +300,12 @@ def reproduce_cmd(
         sandbox = make_sandbox(settings, workspace)
         name = exp.backend or "local"
         backends = {name: make_backend(name, settings, workspace, sandbox)}
-        result = asyncio.run(reproduce(ledger, exp.id, backends, rtol=rtol, timeout_s=timeout_s))
+        result = asyncio.run(reproduce(ledger, exp.id, backends, rtol=rtol, atol=atol,
+                                       timeout_s=timeout_s, metrics=metric or ()))
     except LedgerError as exc:
-        _fail(str(exc))
+        _fail_ledger(exc)
         return
-    Console().print(result.summary())
+    Console(highlight=False).print(result.summary(), markup=False)
     raise typer.Exit(0 if result.matched else 1)
 
 
@@ -330,6 +366,16 @@ def main() -> None:
     first = next((a for a in argv if not a.startswith("-")), None)
     wants_help = any(a in ("-h", "--help") for a in argv)
     if not argv or (first not in _COMMANDS and not (wants_help and first is None)):
+        positional = [a for a in argv if not a.startswith("-")]
+        if first is not None and len(positional) == 1 and not wants_help:
+            from openintern.command_typos import close_command
+
+            guess = close_command(first, _COMMANDS)
+            if guess is not None:
+                print(f"intern: {first!r} is not a command; did you mean `intern {guess}`?\n"
+                      f"(To give it to the agent as a task: intern run {first})",
+                      file=sys.stderr)
+                raise SystemExit(2)
         argv = ["run", *argv]
     app(args=argv, prog_name="intern")
 

@@ -143,6 +143,18 @@ class TerminalRenderer:
             )
 
 
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to at most ``width`` characters at a word boundary, with "…" when cut
+    (a single word longer than ``width`` is cut inside it)."""
+    import textwrap
+
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    cut = textwrap.shorten(text, width=width, placeholder="…")
+    return cut if cut != "…" else text[: width - 1] + "…"
+
+
 def sessions_table(rows: list[Any]) -> Table:
     """A table of sessions for ``intern sessions``."""
     import datetime as dt
@@ -152,7 +164,7 @@ def sessions_table(rows: list[Any]) -> Table:
         table.add_column(col, overflow="fold" if col == "task" else "ellipsis")
     for s in rows:
         when = dt.datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
-        task = s.task.strip().splitlines()[0][:70] if s.task.strip() else ""
+        task = shorten(s.task.strip().splitlines()[0], 70) if s.task.strip() else ""
         # Text, not str: a task or model id with "[...]" is not Rich markup.
         table.add_row(
             s.id, when, s.status, Text(s.model), str(s.iterations),

@@ -28,6 +28,15 @@ class LedgerError(RuntimeError):
     """A ledger request cannot be served (unknown id, bad state); says what to do."""
 
 
+class UnknownExperimentError(LedgerError):
+    """No experiment has this id (or id prefix). The message speaks to the agent; other
+    interfaces (the CLI) use ``exp_id`` to say it their way."""
+
+    def __init__(self, exp_id: str) -> None:
+        super().__init__(f"no experiment {exp_id!r}; `experiment operation=status` lists them")
+        self.exp_id = exp_id
+
+
 def lower_is_better(metric: str) -> bool:
     """Whether smaller values of ``metric`` are better, judged by its name."""
     name = metric.lower()
@@ -159,7 +168,7 @@ class Ledger:
                 select(ExperimentRow).where(ExperimentRow.id.startswith(exp_id)).limit(2)
             ).all()
             if not rows:
-                raise LedgerError(f"no experiment {exp_id!r}; `experiment status` lists them")
+                raise UnknownExperimentError(exp_id)
             if len(rows) > 1:
                 raise LedgerError(f"{exp_id!r} matches several experiments; give the full id")
             return _record(rows[0])

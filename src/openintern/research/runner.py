@@ -20,6 +20,7 @@ from typing import Any
 from openintern.compute.alerts import Alert, check_alerts, rules_from_spec
 from openintern.compute.base import JobBackend, JobSpec, JobStatus
 from openintern.compute.metrics import LineParser, MetricPoint, MetricStream, StreamState
+from openintern.compute.waiting import JobWatch
 from openintern.research.ledger import ExperimentRecord, Ledger, LedgerError
 from openintern.research.snapshot import Snapshot, fingerprint_data, take_snapshot
 
@@ -162,10 +163,13 @@ async def sync(ledger: Ledger, exp_id: str, backend: JobBackend) -> SyncResult:
 
 async def wait_until_done(ledger: Ledger, exp_id: str, backend: JobBackend, *,
                           timeout_s: float, poll_s: float = 0.25) -> ExperimentRecord:
-    """Sync repeatedly until the experiment finishes or ``timeout_s`` passes."""
+    """Sync until the experiment finishes or ``timeout_s`` passes (woken by its local run
+    directory's changes, else every ``poll_s``)."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        result = await sync(ledger, exp_id, backend)
-        if result.experiment.done or time.monotonic() >= deadline:
-            return result.experiment
-        await asyncio.sleep(poll_s)
+    job_id = ledger.get(exp_id).job_id
+    async with JobWatch(backend, [job_id] if job_id else [], poll_s=poll_s) as watch:
+        while True:
+            result = await sync(ledger, exp_id, backend)
+            if result.experiment.done or time.monotonic() >= deadline:
+                return result.experiment
+            await watch.changed(deadline - time.monotonic())

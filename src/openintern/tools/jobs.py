@@ -11,7 +11,6 @@ backend's own cost estimate; :class:`HardwareFields`, :func:`paid_launch_reason`
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import re
 import time
@@ -26,6 +25,7 @@ from openintern.compute.hf_jobs import DEFAULT_FLAVOR
 from openintern.compute.hf_pricing import DOCS_HOURLY_USD
 from openintern.compute.metrics import format_summary, parse_lines, summarise
 from openintern.compute.registry import backend_from_services
+from openintern.compute.waiting import JobWatch
 from openintern.events import JobUpdate
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
 from openintern.tools.schema import GUIDE_ONLY
@@ -318,21 +318,23 @@ class Jobs(Tool[JobsParams]):
         ledger = get_ledger(ctx)
         deadline = time.monotonic() + p.wait_timeout_s
         seen: dict[str, str] = {}
-        while True:
-            statuses: dict[str, JobStatus] = {}
-            fired: list[tuple[str, Alert]] = []
-            for job_id in p.job_ids:
-                status, alerts = await self._check(job_id, ctx, backend, ledger)
-                statuses[job_id] = status
-                fired += [(job_id, a) for a in alerts]
-                if seen.get(job_id) != status.state:
-                    seen[job_id] = status.state
-                    ctx.emit(JobUpdate(job_id=job_id, backend=backend.name,
-                                       status=status.state, detail=status.detail[:200]))
-            finished = [j for j, s in statuses.items() if s.done]
-            if finished or fired or time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))
+        # Local jobs wake the wait through their run directories; others are polled.
+        async with JobWatch(backend, p.job_ids, poll_s=_POLL_S) as watch:
+            while True:
+                statuses: dict[str, JobStatus] = {}
+                fired: list[tuple[str, Alert]] = []
+                for job_id in p.job_ids:
+                    status, alerts = await self._check(job_id, ctx, backend, ledger)
+                    statuses[job_id] = status
+                    fired += [(job_id, a) for a in alerts]
+                    if seen.get(job_id) != status.state:
+                        seen[job_id] = status.state
+                        ctx.emit(JobUpdate(job_id=job_id, backend=backend.name,
+                                           status=status.state, detail=status.detail[:200]))
+                finished = [j for j, s in statuses.items() if s.done]
+                if finished or fired or time.monotonic() >= deadline:
+                    break
+                await watch.changed(deadline - time.monotonic())
         lines = [status_line(s) for s in statuses.values()]
         lines += [f"ALERT {j}: {a.message}" + (" (job stopped)" if a.stop else "")
                   for j, a in fired]
