@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,8 +54,63 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def one_run(fast: bool) -> tuple[float, float, int]:
-    """(wall seconds, CPU seconds, exit code) of one demo."""
+def _descendant_states(root: int) -> list[str]:
+    """Scheduler states (R, S, D, ...) of every process below ``root``."""
+    parents: dict[int, int] = {}
+    states: dict[int, str] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        states[int(entry.name)], parents[int(entry.name)] = fields[0], int(fields[1])
+    below: list[str] = []
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        for child, parent in parents.items():
+            if parent == pid:
+                below.append(states[child])
+                todo.append(child)
+    return below
+
+
+class AsleepMeter:
+    """Samples the demo's process tree: the seconds during which none of its processes
+    was runnable (all waiting on timers, pipes or disk). On a busy machine the wall time
+    also holds time spent waiting for a CPU; this does not, so it shows the waiting that
+    an idle machine would still see."""
+
+    def __init__(self, interval_s: float = 0.02) -> None:
+        self.interval_s = interval_s
+        self.asleep_s = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> AsleepMeter:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        me = os.getpid()
+        last = time.perf_counter()
+        while not self._stop.wait(self.interval_s):
+            now = time.perf_counter()
+            states = _descendant_states(me)
+            if states and "R" not in states:
+                self.asleep_s += now - last
+            last = now
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def one_run(fast: bool) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, seconds asleep, exit code) of one demo."""
     with tempfile.TemporaryDirectory(prefix="demo-bench-") as tmp:
         env = dict(os.environ, OPENINTERN_DATA_DIR=str(Path(tmp) / "data"),
                    OPENINTERN_CONFIG=str(Path(tmp) / "none.toml"))
@@ -62,12 +118,13 @@ def one_run(fast: bool) -> tuple[float, float, int]:
                 "--workspace", str(Path(tmp) / "ws"), *(["--fast"] if fast else [])]
         cpu_before = children_cpu()
         start = time.perf_counter()
-        process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
-        code = process.wait()
-        wall = time.perf_counter() - start
+        with AsleepMeter() as meter:
+            process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            code = process.wait()
+            wall = time.perf_counter() - start
         reap_all()  # the jobs' launchers finished before the demo did; collect their time
-        return wall, children_cpu() - cpu_before, code
+        return wall, children_cpu() - cpu_before, meter.asleep_s, code
 
 
 def main() -> int:
@@ -80,22 +137,25 @@ def main() -> int:
     console = Console()
     table = Table(title=f"intern demo{' --fast' if args.fast else ''}: wall vs CPU "
                   f"({os.cpu_count()} cores)")
-    for column in ("run", "wall s", "CPU s", "wall / CPU", "load (1 min) before", "exit"):
+    for column in ("run", "wall s", "CPU s", "wall / CPU", "asleep s", "load (1 min) before",
+                   "exit"):
         table.add_column(column, justify="right")
     walls: list[float] = []
     cpus: list[float] = []
+    sleeps: list[float] = []
     failed = False
     for i in range(args.runs):
         load = os.getloadavg()[0]
-        wall, cpu, code = one_run(args.fast)
+        wall, cpu, asleep, code = one_run(args.fast)
         walls.append(wall)
         cpus.append(cpu)
+        sleeps.append(asleep)
         failed = failed or code != 0
         table.add_row(str(i + 1), f"{wall:.1f}", f"{cpu:.1f}", f"{wall / cpu:.2f}",
-                      f"{load:.2f}", str(code))
+                      f"{asleep:.1f}", f"{load:.2f}", str(code))
     wall_m, cpu_m = statistics.median(walls), statistics.median(cpus)
-    table.add_row("median", f"{wall_m:.1f}", f"{cpu_m:.1f}", f"{wall_m / cpu_m:.2f}", "", "",
-                  style="bold")
+    table.add_row("median", f"{wall_m:.1f}", f"{cpu_m:.1f}", f"{wall_m / cpu_m:.2f}",
+                  f"{statistics.median(sleeps):.1f}", "", "", style="bold")
     console.print(table)
     return 1 if failed else 0
 
