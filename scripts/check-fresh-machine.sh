@@ -89,7 +89,7 @@ failed=0
 # "-" rows are parts of the command below them; only whole steps pass or fail.
 record() {
   results+=("$1|$2|$3|$4|$5")
-  case "$5" in ok|-|skipped*) ;; *) failed=1 ;; esac
+  case "$5" in ok*|-|skipped*) ;; *) failed=1 ;; esac
 }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", b - a}'; }
@@ -220,6 +220,15 @@ for line in sys.stdin:
     sys.stdout.write(f"{time.monotonic() - t0:9.2f} {line}")
 '; }
 
+# Seconds of CPU (user + system of the children) from the output of bash's `times`.
+cpu_seconds() {
+  awk 'NR == 2 {
+    total = 0
+    for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); total += p[1] * 60 + p[2] }
+    printf "%.0f", total
+  }' "$1" 2>/dev/null || echo "?"
+}
+
 # From a stamped log of one README command: "part seconds" for each phase setup.sh
 # announces (system packages, virtual environment, pip) and for what runs after it.
 phases() {  # LOG LAST_PART_NAME
@@ -319,20 +328,25 @@ check_one() {
     local rc
     # A login shell, as a person who opens a terminal and pastes the command.
     set +e
-    in_root "$root" "$binds" runuser -l "$user" -c "cd ~/openintern && $command" 2>&1 \
-      | stamp >"$log"
+    (
+      in_root "$root" "$binds" runuser -l "$user" -c "cd ~/openintern && $command"
+      code=$?
+      times >"$log.cpu"  # user and system time of everything the command ran
+      exit $code
+    ) 2>&1 | stamp >"$log"
     rc=${PIPESTATUS[0]}
     set -e
     local total; total=$(secs "$start" "$(now)")
+    local cpu; cpu=$(cpu_seconds "$log.cpu")
     local part seconds last="intern demo"
     [[ "$command" == *pytest* ]] && last="pytest"
     while IFS='|' read -r part seconds; do
       record "  $part" "$suite" "$user" "$seconds" "-"
     done < <(phases "$log" "$last")
     if [ "$rc" -eq 0 ]; then
-      record "$label" "$suite" "$user" "$total" ok
+      record "$label" "$suite" "$user" "$total" "ok (CPU ${cpu} s)"
     else
-      record "$label" "$suite" "$user" "$total" "FAILED (exit $rc), see $log"
+      record "$label" "$suite" "$user" "$total" "FAILED (exit $rc, CPU ${cpu} s), see $log"
       tail -n 40 "$log" >&2
     fi
   done

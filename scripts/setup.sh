@@ -42,12 +42,14 @@ command -v bwrap >/dev/null 2>&1 || packages+=(bubblewrap)
 # Debian and Ubuntu ship venv's pip bootstrap (ensurepip) in a separate package.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 \
   || packages+=("python3-venv" "python3.$(python3 -c 'import sys; print(sys.version_info[1])')-venv")
-# The egress-only sandbox network uses user-mode NAT (passt's pasta); ps for the tests.
+# The egress-only sandbox network uses user-mode NAT (passt's pasta).
 command -v pasta >/dev/null 2>&1 || packages+=(passt)
 if [ "$dev" -eq 1 ]; then
   # Browser tests drive Debian's Chromium through Playwright (no browser download);
-  # the store tests also run against a throwaway PostgreSQL cluster.
+  # the store tests also run against a throwaway PostgreSQL cluster; the job tests look
+  # for leftover processes with pgrep.
   command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+  command -v pgrep >/dev/null 2>&1 || packages+=(procps)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
   command -v git >/dev/null 2>&1 || packages+=(git)
 fi
