@@ -360,20 +360,39 @@ _COMMANDS = {"run", "resume", "sessions", "demo", "config", "runs", "reproduce",
              "export", "eval-model"}
 
 
+def _task_words(argv: list[str]) -> list[str]:
+    """The positional arguments `run` would see in ``argv`` (option values skipped)."""
+    import typer.main
+
+    command = typer.main.get_command(app).commands["run"]  # type: ignore[attr-defined]
+    with_value = {name for param in command.params if not getattr(param, "is_flag", True)
+                  for name in param.opts if name.startswith("-")}
+    words: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg.startswith("-"):
+            skip = arg in with_value  # "--model x" (not "--model=x")
+        else:
+            words.append(arg)
+    return words
+
+
 def main() -> None:
     """Entry point: a bare task (or no argument) means `run`."""
     argv = sys.argv[1:]
     first = next((a for a in argv if not a.startswith("-")), None)
     wants_help = any(a in ("-h", "--help") for a in argv)
     if not argv or (first not in _COMMANDS and not (wants_help and first is None)):
-        positional = [a for a in argv if not a.startswith("-")]
-        if first is not None and len(positional) == 1 and not wants_help:
+        task = _task_words(argv)
+        if len(task) == 1 and not wants_help:
             from openintern.command_typos import close_command
 
-            guess = close_command(first, _COMMANDS)
+            guess = close_command(task[0], _COMMANDS)
             if guess is not None:
-                print(f"intern: {first!r} is not a command; did you mean `intern {guess}`?\n"
-                      f"(To give it to the agent as a task: intern run {first})",
+                print(f"intern: {task[0]!r} is not a command; did you mean `intern {guess}`?"
+                      f"\n(To give it to the agent as a task: intern run {task[0]})",
                       file=sys.stderr)
                 raise SystemExit(2)
         argv = ["run", *argv]
