@@ -30,6 +30,9 @@ from openintern.compute.job_env import (
 from openintern.compute.ray_package import PackageTooLarge, pack_working_dir
 from openintern.config import Settings
 
+# How long a submission waits for a freshly started head's job agent.
+_AGENT_WAIT_S = 60.0
+
 _RAY_STATES: dict[str, JobState] = {
     "PENDING": "queued",
     "RUNNING": "running",
@@ -190,9 +193,17 @@ class RayJobsBackend:
         uri = await self._upload_working_dir(Path(spec.workdir))
         slug = _UNSAFE_ID_CHARS.sub("-", spec.name or "job").strip("-")[:40] or "job"
         submission_id = f"openintern-{slug}-{uuid.uuid4().hex[:10]}"
-        response = await self._request(
-            "POST", "/api/jobs/", json=self.build_submission(spec, uri, submission_id)
-        )
+        # A head that has just started answers 500 "No available agent to submit job,
+        # please try again later" until its job agent is up: wait for it, briefly.
+        deadline = time.monotonic() + _AGENT_WAIT_S
+        while True:
+            response = await self._request(
+                "POST", "/api/jobs/", json=self.build_submission(spec, uri, submission_id)
+            )
+            if (response.status_code != 500 or "No available agent" not in response.text
+                    or time.monotonic() >= deadline):
+                break
+            await asyncio.sleep(0.5)
         if response.status_code != 200:
             raise self._fail(response, "submit the job")
         returned = response.json().get("submission_id")
