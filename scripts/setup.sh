@@ -50,6 +50,8 @@ if [ "$dev" -eq 1 ]; then
   # for leftover processes with pgrep.
   command -v chromium >/dev/null 2>&1 || packages+=(chromium)
   command -v pgrep >/dev/null 2>&1 || packages+=(procps)
+  # Playwright's driver (a bundled node) needs libatomic, which minimal systems lack.
+  compgen -G "/usr/lib/*/libatomic.so.1" >/dev/null || packages+=(libatomic1)
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
   command -v git >/dev/null 2>&1 || packages+=(git)
 fi
