@@ -326,8 +326,9 @@ check_one() {
   # A clean clone of the committed tree (not the working tree).
   start=$(now)
   git clone --quiet --no-hardlinks "$here" "$root$home/openintern"
+  git -C "$root$home/openintern" reset --quiet --hard "$revision"  # the same for every run
   chown -R "$uid:$uid" "$root$home"
-  record "git clone $(git -C "$here" rev-parse --short HEAD)" "$suite" "$user" "$(secs "$start" "$(now)")" ok
+  record "git clone ${revision:0:7}" "$suite" "$user" "$(secs "$start" "$(now)")" ok
 
   local python_tag torch_version i
   python_tag=$(in_root "$root" "$binds" python3 -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
@@ -373,6 +374,9 @@ check_one() {
 }
 
 overall=$(now)
+revision=$(git -C "$here" rev-parse HEAD)
+[ -z "$(git -C "$here" status --porcelain --untracked-files=no)" ] \
+  || echo "check-fresh-machine: note: uncommitted changes are not checked (it clones ${revision:0:7})" >&2
 index=0
 for suite in "${suites[@]}"; do
   index=$((index + 1))
