@@ -9,6 +9,12 @@
 #   scripts/check-fresh-machine.sh --keep           leave the roots for inspection
 #   scripts/check-fresh-machine.sh --serial         the users one after the other
 #
+# Exit status: 0 every step passed; 1 a README command failed after set-up had finished (a
+# failure of this repository: the demo and the tests need no network); 3 a step failed
+# that depends on the network or the host (debootstrap, apt or pip inside the root, the
+# set-up part of a README command); 2 this host cannot run the check (not root, a tool
+# missing, no mount namespaces). .ci/run treats only 1 as a CI failure.
+#
 # Needs root on the host (debootstrap, mount namespaces), debootstrap, util-linux, git and
 # a reachable Debian mirror (OPENINTERN_CI_MIRROR, default http://deb.debian.org/debian).
 # Ubuntu is not checked: debootstrap here has no script for 24.04 (noble).
@@ -86,13 +92,15 @@ die() { echo "check-fresh-machine: $*" >&2; exit 2; }
 for tool in debootstrap unshare pivot_root git tar python3; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing (apt-get install debootstrap util-linux git)"
 done
+unshare --mount --pid --fork --kill-child --propagation private true 2>/dev/null \
+  || die "this host cannot create mount and PID namespaces (a locked-down container?)"
 
 # --- the README's two commands --------------------------------------------------------
 # The first fenced bash block of README.md holds them, one per line (comments included:
 # the shell ignores them, and the line is run as it stands).
 mapfile -t commands < <(awk '/^```bash/ {inblock = 1; next} inblock && /^```/ {exit}
                               inblock && NF {print}' "$here/README.md")
-[ ${#commands[@]} -eq 2 ] || die "expected two commands in README.md's first bash block, found ${#commands[@]}"
+[ ${#commands[@]} -eq 2 ] || { echo "check-fresh-machine: expected two commands in README.md's first bash block, found ${#commands[@]}" >&2; exit 1; }
 
 # --- results --------------------------------------------------------------------------
 # Each run appends "step|suite|user|wall s|CPU s|result" rows to its own file (runs of the
@@ -116,6 +124,8 @@ summary() {
 }
 
 failures() { cut -d'|' -f6 "$rows_dir"/*.rows | grep -cvE '^(ok|-|skipped)' || true; }
+# Failures of the repository itself: a README command that failed after set-up finished.
+repo_failures() { cut -d'|' -f6 "$rows_dir"/*.rows | grep -c '^FAILED (exit' || true; }
 
 rm -rf "$rows_dir"
 mkdir -p "$rows_dir"
@@ -204,7 +214,7 @@ torch_wheel_for() {  # PYTHON_TAG VERSION -> 0 if a local CPU wheel of torch fit
 # namespaces, pivot_root). BINDS_FILE lists "HOST_PATH ROOT_PATH [rw]" lines.
 in_root() {
   local root=$1 binds=$2; shift 2
-  unshare --mount --pid --fork --propagation private -- /bin/bash -ec '
+  unshare --mount --pid --fork --kill-child --propagation private -- /bin/bash -ec '
     root=$1 binds=$2; shift 2
     mount --rbind "$root" "$root"
     mount -t proc proc "$root/proc"
@@ -365,7 +375,12 @@ check_one() {
     if [ "$rc" -eq 0 ]; then
       record "$label" "$suite" "$user" "$total" ok "$cpu"
     else
-      record "$label" "$suite" "$user" "$total" "FAILED (exit $rc), see $log" "$cpu"
+      # Set-up (apt, pip) needs the network; what runs after it does not.
+      if grep -q "OpenIntern is installed" "$log"; then
+        record "$label" "$suite" "$user" "$total" "FAILED (exit $rc), see $log" "$cpu"
+      else
+        record "$label" "$suite" "$user" "$total" "FAILED in set-up (exit $rc), see $log" "$cpu"
+      fi
       # The last lines, without the pip notes this machine's index configuration causes.
       grep -v "is ignored: it is neither a file nor a directory" "$log" | tail -n 40 >&2
     fi
@@ -395,4 +410,5 @@ rows_file="$rows_dir/9-total.rows"
 if [ "$(failures)" -eq 0 ]; then result=ok; else result=FAILED; fi
 record "whole check" - - "$(secs "$overall" "$(now)")" "$result"
 summary
-[ "$result" = ok ]
+if [ "$(repo_failures)" -gt 0 ]; then exit 1; fi
+[ "$result" = ok ] || exit 3
