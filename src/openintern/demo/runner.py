@@ -31,12 +31,11 @@ def _choose_sandbox(requested: str | None, console: Console) -> str:
     try:
         find_bwrap()
         return "bwrap"
-    except SandboxError:
-        pass
-    console.print(
-        "[yellow]bubblewrap is not installed, so the demo runs without a sandbox "
-        "(install it with: sudo apt-get install bubblewrap).[/yellow]"
-    )
+    except SandboxError as exc:
+        # Not installed, or installed but unable to create namespaces (a chroot, a
+        # locked-down container): the error says which, and what to do.
+        reason = str(exc)
+    console.print(f"[yellow]The demo runs without a sandbox: {escape(reason)}[/yellow]")
     return "none"
 
 
