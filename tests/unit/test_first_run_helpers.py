@@ -59,3 +59,22 @@ def test_shorten_cuts_at_a_word() -> None:
     assert shorten("one two three four", 12) == "one two…"
     assert shorten("one two", 12) == "one two"
     assert shorten("x" * 20, 8) == "xxxxxxx…"
+
+
+@pytest.mark.parametrize(("model", "variable"), [
+    ("anthropic/claude-sonnet-4-5", "ANTHROPIC_AUTH_TOKEN"),
+    ("openrouter/some/model", "OR_API_KEY"),
+])
+def test_an_accepted_alternative_key_variable_counts(model: str, variable: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from openintern.config import Settings
+    from openintern.llm.credentials import missing_credentials
+
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENROUTER_API_KEY",
+                 "OPENROUTER_KEY", "OR_API_KEY", "OPENINTERN_API_KEY", "OPENINTERN_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(model=model)
+    missing = missing_credentials(settings)
+    assert missing is not None and missing.certain and missing.variables[0].endswith("_KEY")
+    monkeypatch.setenv(variable, "secret-value")
+    assert missing_credentials(settings) is None

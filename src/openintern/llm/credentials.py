@@ -1,9 +1,10 @@
 """Before a session starts: does the chosen provider have the key it needs?
 
 Without this check a missing key shows up only after LiteLLM's first call fails (and is
-retried), as a vague "rejected the credentials". LiteLLM knows which environment
-variables each provider reads (``validate_environment``); asking it costs the LiteLLM
-import, which the session needs anyway.
+retried), as a vague "rejected the credentials". The common providers' key variables
+are known here (so a missing key is reported in a fraction of a second); for the others
+LiteLLM says which environment variables it reads (``validate_environment``), at the cost
+of its import (seconds).
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ if TYPE_CHECKING:
 _KEY_VARIABLE = re.compile(r"(_API_KEY|_TOKEN|_KEY)$")
 # Names a provider also accepts that LiteLLM's check does not list.
 _ALSO_ACCEPTED = {"huggingface": ("HF_TOKEN",)}
+# The key variables of the most used hosted providers (the names LiteLLM reads; the first
+# is the one to set): decided without importing LiteLLM, which takes seconds, so a missing
+# key is said at once. Other providers ask LiteLLM.
+_KEYS_OF = {
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"),
+    "openai": ("OPENAI_API_KEY",),
+    "openrouter": ("OPENROUTER_API_KEY", "OPENROUTER_KEY", "OR_API_KEY"),
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,11 @@ def missing_credentials(settings: Settings) -> MissingCredentials | None:
     from openintern.llm.client import LiteLLMClient, _litellm
 
     client = LiteLLMClient(settings.model)
+    known = _KEYS_OF.get(client.provider)
+    if known is not None:
+        if any(os.environ.get(name) for name in known):
+            return None
+        return MissingCredentials(settings.model, client.provider, known[:1], True)
     found = _litellm().validate_environment(model=client.litellm_model())
     missing = tuple(str(name) for name in found.get("missing_keys") or ())
     if found.get("keys_in_environment") or not missing:
