@@ -205,7 +205,11 @@ def test_resumed_turn_counts_calls_folded_into_summaries(workspace: Path) -> Non
     write_fixture_files(workspace)
     total = 14
     with ScriptedServer(Deliberating(total), context_window=16_000) as server:
-        env = intern_env(server.base_url, OPENINTERN_CONTEXT_WINDOW="16000")
+        # A small conversation budget, and summaries whenever it is exceeded (by default
+        # at most one per 20 steps): the count must include what summaries fold away.
+        env = intern_env(server.base_url, OPENINTERN_CONTEXT_WINDOW="16000",
+                         OPENINTERN_CONTEXT_BUDGET_TOKENS="2000",
+                         OPENINTERN_SUMMARY_MIN_STEPS="1")
         first = run_intern("read every log", "--max-iterations", "6", env=env, cwd=workspace)
         assert first.code == 3, first.output
         assert "6 model calls" in first.output
