@@ -69,6 +69,10 @@ async def test_official_client_lists_and_calls_intern_mcp(
         assert {"papers", "datasets", "hub", "jobs", "experiment", "sweep"} <= names
         papers_tool = next(t for t in listing.tools if t.name == "papers")
         assert "operation" in papers_tool.input_schema["properties"]
+        # Rarely needed parameters are left out of the schemas; help lists them.
+        assert "year_min" not in papers_tool.input_schema["properties"]
+        guide = await client.call_tool("help", {"tool": "papers"})
+        assert not guide.is_error and "- year_min (integer" in _text(guide)
 
         found = await client.call_tool("papers", {"operation": "search",
                                                   "query": "transformer", "limit": 3})

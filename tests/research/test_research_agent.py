@@ -227,7 +227,7 @@ async def test_write_tools_are_unknown_to_the_sub_agent(settings: Settings, stor
     assert "unknown tool 'research'" in errors[2]
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "pwned.txt").exists()
     assert offered == {"papers", "datasets", "hub", "docs", "github", "web", "read_file",
-                       "submit_brief"}
+                       "submit_brief", "help"}
     assert result.data["complete"] is True
 
 

@@ -38,14 +38,18 @@ INSTRUCTIONS = (
 
 
 def server_tools() -> ToolRegistry:
-    """The tools ``intern mcp`` offers (no model-driven sub-agent: the client is the agent)."""
+    """The tools ``intern mcp`` offers (no model-driven sub-agent: the client is the agent),
+    and ``help`` for their full guides (their specs are the agent's compact ones)."""
     from openintern.tools.datasets import Datasets
     from openintern.tools.experiment import Experiment, Sweep
+    from openintern.tools.help import Help
     from openintern.tools.hub import Hub
     from openintern.tools.jobs import Jobs
     from openintern.tools.papers import Papers
 
-    return ToolRegistry([Papers(), Datasets(), Hub(), Jobs(), Experiment(), Sweep()])
+    registry = ToolRegistry([Papers(), Datasets(), Hub(), Jobs(), Experiment(), Sweep()])
+    registry.add(Help(registry))
+    return registry
 
 
 @dataclass

@@ -227,13 +227,16 @@ def researcher_prompt() -> str:
 
 
 def researcher_registry(slot: _BriefSlot) -> ToolRegistry:
-    """The sub-agent's tools: read-only research tools, read_file and submit_brief."""
+    """The sub-agent's tools: read-only research tools, read_file, submit_brief and help."""
     from openintern.tools.catalog import research_tools
     from openintern.tools.files import ReadFile
+    from openintern.tools.help import Help
 
     # Only read-only tools, and never research itself: sub-agents do not nest.
     tools = [t for t in research_tools() if t.read_only and t.name != Research.name]
-    return ToolRegistry([*tools, ReadFile(), SubmitBrief(slot)])
+    registry = ToolRegistry([*tools, ReadFile(), SubmitBrief(slot)])
+    registry.add(Help(registry))
+    return registry
 
 
 def _task_prompt(params: ResearchParams) -> str:
