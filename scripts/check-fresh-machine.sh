@@ -47,18 +47,17 @@
 # Nothing else is reused: every (suite, user) starts from the unpacked root, and the README's
 # commands do all their work (apt installs, the venv, every pip install, the demo, the tests).
 #
-# Time, on this 2-core machine (CPU seconds, as measured here; each step keeps about one
-# core busy, so on an idle machine its wall time is close to its CPU time): command 1
-# about 100 s, command 2 about 450 s (apt for Chromium and PostgreSQL, torch and the
-# extras, then the suite); building a root takes minutes (once a week), unpacking the
-# cached one seconds. The suite is the bulk, and the README's test command runs it once
-# per user. To
-# fit CI's 30 minutes the users of a suite run at the same time, each in its own root
-# (their own apt and pip caches, the host's network; PIDs, mounts and files apart): the
-# suite keeps about one core busy, so two of them share the two cores. The suites
-# (bookworm, then trixie) run one after the other. `--serial` runs the users in turn.
-# Steps, wall and CPU seconds are printed in a table at the end; logs stay in
-# OPENINTERN_CI_WORK/logs (/var/tmp/openintern-fresh/logs).
+# Time, on this 2-core machine under other work (measured here): building a root about
+# 3 minutes (the download half a minute; then cached for OPENINTERN_CI_ROOT_MAX_AGE_DAYS),
+# unpacking the cached one seconds; command 1 about 100 CPU-seconds and 3-5 minutes of
+# wall (apt, the venv, pip from the local wheel store, then the demo); command 2 is the
+# bulk (apt for Chromium and PostgreSQL, torch and the extras, then the whole suite, once
+# per user): the full matrix takes the better part of an hour. The users of a suite run at the same
+# time, each in its own root (their own apt and pip caches, the host's network; PIDs,
+# mounts and files apart); the suites run one after the other; `--serial` runs the users
+# in turn. CI (.ci/run) runs command 1 on bookworm only, within a time limit. Steps, wall
+# and CPU seconds are printed in a table at the end; logs stay in OPENINTERN_CI_WORK/logs
+# (/var/tmp/openintern-fresh/logs).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
