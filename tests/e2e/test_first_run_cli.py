@@ -99,3 +99,22 @@ def test_runs_show_of_an_unknown_id_points_at_intern_runs(workspace: Path) -> No
     out = " ".join(result.output.split())
     assert "no experiment 'nosuchid'" in out and "`intern runs`" in out
     assert "experiment status" not in out
+
+
+def test_runs_of_one_session_fit_an_80_column_terminal(workspace: Path) -> None:
+    from openintern.research.ledger import Ledger
+
+    Path(os.environ["OPENINTERN_DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    s = store()
+    info = s.create_session(task="sweep", model="openai/scripted", workspace=str(workspace),
+                            headless=True)
+    ledger = Ledger(s)
+    exp = ledger.declare(session_id=info.id, name="digits-classifier", command="python t.py",
+                         hypothesis="an SVM beats logistic regression")
+    env = dict(intern_env("http://127.0.0.1:9"), COLUMNS="80")
+    listing = run_intern("runs", "--session", info.id, env=env, cwd=workspace)
+    assert listing.code == 0, listing.output
+    assert exp.id in listing.output  # the id is never wrapped
+    header = next(line for line in listing.output.splitlines() if " id " in line)
+    assert "session" not in header  # one session: no session column
+    assert max(len(line) for line in listing.output.splitlines()) <= 80

@@ -29,10 +29,10 @@ def _primary(exps: list[ExperimentRecord]) -> tuple[str | None, Literal["min", "
     return metric, "min" if modes.most_common(1)[0][0] == "min" else "max"
 
 
-def _key_metrics(exp: ExperimentRecord, limit: int = 4) -> str:
+def _key_metrics(exp: ExperimentRecord, limit: int = 4, sep: str = ", ") -> str:
     names = [exp.primary_metric] if exp.primary_metric in exp.final_metrics else []
     names += [n for n in sorted(exp.final_metrics) if n not in names]
-    return ", ".join(f"{n}={exp.final_metrics[n]:.4g}" for n in names[:limit] if n) or "-"
+    return sep.join(f"{n}={exp.final_metrics[n]:.4g}" for n in names[:limit] if n) or "-"
 
 
 def render_experiment_table(ledger: Ledger, session_id: str, max_rows: int = 10) -> str:
@@ -75,8 +75,12 @@ def render_experiment_table(ledger: Ledger, session_id: str, max_rows: int = 10)
 def runs_table(ledger: Ledger, session_id: str | None = None) -> Table:
     """A rich table of experiments (one session, or all), newest last."""
     table = Table(title="Experiments", show_lines=False)
-    for col in ("id", "session", "name", "status", "seed", "metrics", "started", "duration"):
-        table.add_column(col, overflow="fold")
+    # One session's table has no session column; short fields never wrap, so on an
+    # 80-column terminal the name and metrics take what is left (ids stay whole).
+    columns = ("id", *(() if session_id else ("session",)), "name", "status", "seed",
+               "metrics", "started", "duration")
+    for col in columns:
+        table.add_column(col, overflow="fold", no_wrap=col not in ("name", "metrics"))
     for e in ledger.experiments(session_id):
         started = time.strftime("%m-%d %H:%M", time.localtime(e.started_at)) \
             if e.started_at else ""
@@ -86,9 +90,9 @@ def runs_table(ledger: Ledger, session_id: str | None = None) -> Table:
         name = ("★ " if e.is_best else "") + e.name
         # Text, not str: names and metrics are model-written, and Rich would read
         # "[...]" in them as markup and drop it.
-        table.add_row(e.id, e.session_id[:8], Text(name), Text(e.status, style=style),
-                      "" if e.seed is None else str(e.seed), Text(_key_metrics(e)), started,
-                      duration)
+        table.add_row(e.id, *(() if session_id else (e.session_id[:8],)), Text(name),
+                      Text(e.status, style=style), "" if e.seed is None else str(e.seed),
+                      Text(_key_metrics(e, sep="\n")), started, duration)
     return table
 
 
