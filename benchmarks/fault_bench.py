@@ -226,7 +226,7 @@ def main() -> None:
     args = parser.parse_args()
     faults = [f for f in FAULTS if not args.only or args.only.lower() in f.name.lower()]
     rows: list[Row] = []
-    console = Console()
+    console = Console(width=max(Console().width, 120))  # the table readable in a log too
     for fault in faults:
         with tempfile.TemporaryDirectory() as tmp:
             row = run_fault(fault, Path(tmp))
