@@ -412,7 +412,8 @@ def print_table(results: list[dict[str, Any]], label: str) -> None:
             f"{r['openai_equivalent_per_step'] / 1000:.1f} k",
             f"{r['tool_spec_tokens']:,}",
         )
-    Console().print(table)
+    # Wide enough to stay readable when piped to a log (rich assumes 80 columns then).
+    Console(width=max(170, Console().width)).print(table)
 
 
 def main() -> None:
