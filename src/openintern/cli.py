@@ -40,12 +40,29 @@ NetOpt = Annotated[
     bool | None, typer.Option("--network/--no-network", help="Network inside the sandbox.")
 ]
 BudgetOpt = Annotated[
-    float | None, typer.Option("--budget", help="Stop when model cost reaches this many dollars.")
+    float | None,
+    typer.Option("--budget", help="Stop before the session's cost (models, sub-agents, "
+                 "summaries and compute) would pass this many dollars."),
 ]
 ItersOpt = Annotated[
     int | None, typer.Option("--max-iterations", help="Model calls per task at most (default 300).")
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Approve every action.")]
+TokenBudgetOpt = Annotated[
+    int | None,
+    typer.Option("--token-budget", help="Stop before the session's model tokens (all calls: "
+                 "turns, summaries, sub-agents) pass this many."),
+]
+LocalOnlyOpt = Annotated[
+    bool,
+    typer.Option("--local-only", help="Only this machine's model server (and egress_allowlist) "
+                 "may be reached; every other request is refused and logged; no sandbox network."),
+]
+PrivateOpt = Annotated[
+    list[str] | None,
+    typer.Option("--private", help="A workspace path whose contents must not leave the "
+                 "machine (repeatable; adds to private_paths)."),
+]
 ComputeBudgetOpt = Annotated[
     float | None,
     typer.Option(
@@ -62,11 +79,24 @@ def _settings(**overrides: Any) -> Settings:
         given["max_cost_usd"] = given.pop("budget")
     if given.get("auto_approve") is False:
         given.pop("auto_approve")
+    if given.pop("local_only", False):
+        given["egress"] = "local-only"
+    if given.get("private_paths") == []:
+        given.pop("private_paths")
     try:
         return Settings(**given)
     except Exception as exc:
         _fail(f"invalid settings: {exc}")
         raise
+
+
+def _private_paths(flags: list[str] | None) -> list[str] | None:
+    """The --private flags added to the configured private_paths (None: none given)."""
+    if not flags:
+        return None
+    from openintern.config import Settings
+
+    return [*Settings().private_paths, *flags]
 
 
 def _fail(message: str) -> None:
@@ -118,6 +148,9 @@ def run_cmd(
     max_iterations: ItersOpt = None,
     yes: YesOpt = False,
     compute_budget: ComputeBudgetOpt = None,
+    token_budget: TokenBudgetOpt = None,
+    local_only: LocalOnlyOpt = False,
+    private: PrivateOpt = None,
 ) -> None:
     """Run a task headless (with TASK) or start an interactive session (without)."""
     settings = _settings(
@@ -130,6 +163,9 @@ def run_cmd(
         max_iterations=max_iterations,
         auto_approve=yes,
         compute_budget_usd=compute_budget,
+        token_budget=token_budget,
+        local_only=local_only,
+        private_paths=_private_paths(private),
     )
     _require_credentials(settings)
     from openintern.interactive import run_headless, run_interactive
@@ -156,6 +192,9 @@ def resume_cmd(
     max_iterations: ItersOpt = None,
     yes: YesOpt = False,
     compute_budget: ComputeBudgetOpt = None,
+    token_budget: TokenBudgetOpt = None,
+    local_only: LocalOnlyOpt = False,
+    private: PrivateOpt = None,
 ) -> None:
     """Continue a session exactly where it stopped (even after the process was killed)."""
     settings = _settings(
@@ -166,6 +205,9 @@ def resume_cmd(
         max_iterations=max_iterations,
         auto_approve=yes,
         compute_budget_usd=compute_budget,
+        token_budget=token_budget,
+        local_only=local_only,
+        private_paths=_private_paths(private),
     )
     _require_credentials(settings)
     from openintern.interactive import resume_session
@@ -348,6 +390,7 @@ def config_cmd() -> None:
 
 
 # Commands implemented in their own modules (imports there are cheap: typer only).
+from openintern.accounting.commands import cost_command, egress_command  # noqa: E402
 from openintern.evaluation.commands import eval_model_cmd  # noqa: E402
 from openintern.export.commands import export_cmd  # noqa: E402
 from openintern.mcp.commands import mcp_cmd  # noqa: E402
@@ -355,9 +398,11 @@ from openintern.mcp.commands import mcp_cmd  # noqa: E402
 app.command("mcp")(mcp_cmd)
 app.command("export")(export_cmd)
 app.command("eval-model")(eval_model_cmd)
+app.command("cost")(cost_command)
+app.command("egress")(egress_command)
 
 _COMMANDS = {"run", "resume", "sessions", "demo", "config", "runs", "reproduce", "serve", "mcp",
-             "export", "eval-model"}
+             "export", "eval-model", "cost", "egress"}
 
 
 def _task_words(argv: list[str]) -> list[str]:

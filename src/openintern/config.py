@@ -119,6 +119,44 @@ class NotificationTarget(BaseModel):
         if self.kind == "email" and not (self.smtp_host and self.sender and self.recipients):
             raise ValueError("an email notification target needs smtp_host, sender, recipients")
         return self
+class ModelPrice(BaseModel):
+    """Dollars per million tokens of one model (an entry of ``model_prices``)."""
+
+    input_per_mtok: float = Field(ge=0, allow_inf_nan=False,
+                                  description="Prompt tokens, dollars per million.")
+    output_per_mtok: float = Field(ge=0, allow_inf_nan=False,
+                                   description="Completion tokens, dollars per million.")
+    cached_input_per_mtok: float | None = Field(
+        None, ge=0, allow_inf_nan=False,
+        description="Prompt tokens read from the provider's cache (default: input price).")
+    source: str = Field("model_prices setting", description="Where the price comes from.")
+
+    def cost_usd(self, prompt: int, completion: int, cached: int = 0) -> float:
+        """Dollars of one call (``cached`` is the part of ``prompt`` read from cache)."""
+        cached = max(0, min(cached, prompt))
+        cached_price = (self.cached_input_per_mtok if self.cached_input_per_mtok is not None
+                        else self.input_per_mtok)
+        return ((prompt - cached) * self.input_per_mtok + cached * cached_price
+                + completion * self.output_per_mtok) / 1_000_000
+
+    def completion_tokens_for(self, usd: float) -> int:
+        """How many completion tokens ``usd`` buys (a very large number when free)."""
+        if self.output_per_mtok <= 0:
+            return 2**31
+        return max(0, int(usd * 1_000_000 / self.output_per_mtok))
+
+
+class ComputePrice(BaseModel):
+    """Dollars per hour of a backend's hardware (an entry of ``compute_prices``)."""
+
+    gpu_hour_usd: float = Field(0.0, ge=0, allow_inf_nan=False,
+                                description="Dollars per GPU-hour (GPU jobs).")
+    cpu_hour_usd: float = Field(0.0, ge=0, allow_inf_nan=False,
+                                description="Dollars per job-hour of CPU jobs.")
+
+    def cost_usd(self, gpu_hours: float, cpu_hours: float) -> float:
+        """Dollars of that many hours."""
+        return gpu_hours * self.gpu_hour_usd + cpu_hours * self.cpu_hour_usd
 
 
 class Settings(BaseSettings):
@@ -281,6 +319,52 @@ class Settings(BaseSettings):
     notify_approval_after_s: float = Field(
         2.0, ge=0, description="Notify when an approval has waited this long."
     )
+
+    # --- accounting: one cost ledger, the egress policy, private data ------------------
+    token_budget: int | None = Field(
+        None, ge=0, description="Stop when the session's model tokens (prompt + completion, "
+        "every spender: turns, summaries, sub-agents, tools) would pass this.",
+    )
+    model_prices: dict[str, ModelPrice] = Field(
+        default_factory=dict,
+        description="Prices of models LiteLLM cannot price (or overrides), by model id: "
+        '{"openai/my-model": {"input_per_mtok": 0.5, "output_per_mtok": 1.5}}.',
+    )
+    compute_prices: dict[str, ComputePrice] = Field(
+        default_factory=dict,
+        description="Prices of Ray and local hours, by backend: "
+        '{"ray": {"gpu_hour_usd": 2.0, "cpu_hour_usd": 0.05}} (default 0, hours still shown).',
+    )
+    egress: Literal["open", "local-only"] = Field(
+        "open", description="open, or local-only: only the session's loopback endpoints and "
+        "egress_allowlist may be reached; everything else is refused and logged; the "
+        "sandbox network is off.",
+    )
+    egress_allowlist: list[str] = Field(
+        default_factory=list,
+        description="Destinations local-only mode may reach: host, host:port, *.domain, a "
+        "CIDR, or 'loopback' (this machine, any port).",
+    )
+    private_paths: list[str] = Field(
+        default_factory=list,
+        description="Workspace paths (folders, files, globs) whose contents never leave: "
+        "never packed into remote jobs, rows withheld from every prompt.",
+    )
+    private_data_view: Literal["schema", "summary"] = Field(
+        "summary", description="What the model may learn of private files: their schema, "
+        "or schema and summary statistics.",
+    )
+    research_max_tokens: int = Field(
+        400_000, ge=2_000, description="Most tokens one research sub-agent may use.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_only_network(cls, data: object) -> object:
+        # Local-only also means no network for sandboxed code (it could carry data out).
+        if isinstance(data, dict) and data.get("egress") == "local-only":
+            data = {**data, "sandbox_network": False}
+        return data
 
     @classmethod
     def settings_customise_sources(

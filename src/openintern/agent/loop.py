@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from openintern.accounting.accountant import BudgetExhausted
 from openintern.agent.approvals import ApprovalGate
 from openintern.agent.context import ContextBuilder, ContextOverflowError, truncate_tool_output
 from openintern.agent.guards import (
@@ -147,6 +148,8 @@ class ResearchLoop:
                                     final_text)
         except StoreUnavailable as exc:
             return self._store_failed(exc, iterations, final_text)
+        except BudgetExhausted as exc:  # the accountant refused the next call: none was made
+            return await self._db(self._budget_refused, str(exc), iterations - 1, final_text)
         except (LLMError, ContextOverflowError) as exc:
             return await self._stop(iterations, final_text, self._failed, str(exc), iterations,
                                     final_text)
@@ -194,6 +197,10 @@ class ResearchLoop:
     def _interrupted(self, iterations: int, text: str) -> TurnComplete:
         self._repair()
         return self._complete("interrupted", iterations, text, "")
+
+    def _budget_refused(self, detail: str, iterations: int, text: str) -> TurnComplete:
+        self.bus.emit(GuardTriggered(guard="budget", detail=detail))
+        return self._complete("budget", iterations, text, detail)
 
     def _failed(self, message: str, iterations: int, text: str,
                 reason: StopReason = "error") -> TurnComplete:

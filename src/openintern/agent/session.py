@@ -16,7 +16,7 @@ from openintern.agent.guards import Approver, AutoApprover, DenyingApprover
 from openintern.agent.loop import LoopLimits, ResearchLoop
 from openintern.agent.pinned import Section, render_pinned_state
 from openintern.config import Settings
-from openintern.events import ErrorEvent, EventBus, SessionStarted, TurnComplete
+from openintern.events import ErrorEvent, EventBus, GuardTriggered, SessionStarted, TurnComplete
 from openintern.llm.types import LLMClient
 from openintern.sandbox import make_sandbox
 from openintern.secrets import Redactor
@@ -84,7 +84,13 @@ class ResearchSession:
         # Critical: an event the store cannot record must stop the turn, not vanish.
         self.bus.subscribe(store.add_event, critical=True)
         self.workspace = Path(info.workspace)
-        self.llm = llm or make_llm(settings)
+        from openintern.accounting.session_accounts import SessionAccounts
+
+        # One accountant, egress gate and private-data filter for everything the session
+        # (and its sub-agents and tools) spends and sends.
+        self.accounts = SessionAccounts.create(
+            settings, store, info.id, headless=options.headless, notify=self._notify)
+        self.llm = self.accounts.wrap_model(llm or make_llm(settings))
         self.tools = tools or default_registry()
         self.sandbox = make_sandbox(settings, self.workspace)
         from openintern.research.ledger import Ledger
@@ -98,7 +104,9 @@ class ResearchSession:
             state=SessionState(store, info.id),
             session_id=info.id,
             emit=self.bus.emit,
-            services={"ledger": self.ledger, "backends": {}, "llm": self.llm, "store": store},
+            services={"ledger": self.ledger, "backends": {}, "llm": self.llm, "store": store,
+                      "accountant": self.accounts.accountant,
+                      "backend_meter": self.accounts.backend_meter},
         )
         # The experiment table joins the pinned research state (the caller's options
         # object is not changed: it may be shared between sessions).
@@ -152,6 +160,9 @@ class ResearchSession:
             self.notifier.close()
         if self.mirror is not None:
             self.mirror.close()
+
+    def _notify(self, guard: str, text: str) -> None:
+        self.bus.emit(GuardTriggered(guard=guard, detail=text))
 
     def _make_loop(self) -> ResearchLoop:
         s = self.settings
@@ -266,13 +277,17 @@ class ResearchSession:
     async def run(self, text: str | None) -> TurnComplete:
         """Run one turn: with ``text`` a new user message, with None continue the turn
         that was interrupted."""
-        self.bus.emit(
-            SessionStarted(task=self.info.task, model=self.settings.model, resumed=text is None)
-        )
-        await self._offer_mcp_tools()
-        if await self.sync_experiments():
-            self.loop.context.refresh_pinned()
-        return await self.loop.run_turn(text)
+        from openintern.egress import gate_active
+
+        with gate_active(self.accounts.gate):
+            self.bus.emit(
+                SessionStarted(task=self.info.task, model=self.settings.model,
+                               resumed=text is None)
+            )
+            await self._offer_mcp_tools()
+            if await self.sync_experiments():
+                self.loop.context.refresh_pinned()
+            return await self.loop.run_turn(text)
 
     async def sync_experiments(self) -> int:
         """Bring unfinished experiments of this session up to date from their backends
@@ -299,7 +314,8 @@ class ResearchSession:
     def set_model(self, model: str) -> None:
         """Switch the model for the following turns."""
         self.settings = self.settings.model_copy(update={"model": model})
-        self.llm = make_llm(self.settings)
+        self.llm = self.accounts.wrap_model(make_llm(self.settings))
+        self.tool_ctx.services["llm"] = self.llm
         self.store.update_session(self.info.id, model=model)
         self.loop = self._make_loop()
 

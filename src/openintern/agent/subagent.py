@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from openintern.accounting.scope import spending_as
 from openintern.agent.context import ContextBuilder, ContextLimits, ModelSummarizer
 from openintern.agent.guards import DenyingApprover
 from openintern.agent.loop import LoopLimits, ResearchLoop
@@ -183,7 +184,10 @@ async def run_subagent(
         approver=DenyingApprover(),
         limits=LoopLimits(max_iterations=run.max_iterations),
     )
-    turn = await loop.run_turn(run.prompt)
+    # The sub-agent's calls are its parent's spend (the same accountant and budget),
+    # recorded as a sub-agent's under its own session.
+    with spending_as("subagent", info.id):
+        turn = await loop.run_turn(run.prompt)
     # The loop counted the synthetic stop reply as a step; record the real model calls.
     store.update_session(info.id, iterations=capped.calls)
     task = asyncio.current_task()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from openintern.accounting.scope import spending_as
 from openintern.llm.markers import SUMMARY_REQUEST_MARKER
 from openintern.llm.tokens import CHARS_PER_TOKEN, estimate_tokens
 from openintern.llm.types import LLMClient, Message, ModelReply, ToolCall
@@ -187,10 +188,12 @@ class ModelSummarizer:
             Message(role="user", content=f"{SUMMARY_REQUEST_MARKER}\n{transcript}"),
         ]
         reply: ModelReply | None = None
-        async with asyncio.timeout(self.timeout_s):
-            async for item in self.client.stream(request, None, max_tokens=self.max_tokens):
-                if isinstance(item, ModelReply):
-                    reply = item
+        # Summaries spend too: counted as such against the session's budget.
+        with spending_as("summary"):
+            async with asyncio.timeout(self.timeout_s):
+                async for item in self.client.stream(request, None, max_tokens=self.max_tokens):
+                    if isinstance(item, ModelReply):
+                        reply = item
         if reply is None:
             raise SummaryError("the summarising call ended without a reply")
         text = reply.text.strip()

@@ -32,8 +32,10 @@ from openintern.compute.hf_pricing import (
     hourly_prices_from_hardware,
 )
 from openintern.compute.job_env import scrub_env, wrapped_command
-from openintern.compute.ray_package import EXCLUDED_DIRS, EXCLUDED_SUFFIXES
+from openintern.compute.ray_package import packable_files
 from openintern.config import Settings
+from openintern.egress import egress_purpose
+from openintern.private_paths import PrivatePaths
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi, JobInfo
@@ -58,22 +60,31 @@ DEFAULT_FLAVOR = "cpu-basic"
 DEFAULT_TIMEOUT_S = 3600.0
 
 
-def pack_code(root: Path, *, max_b64_bytes: int = MAX_CODE_B64_BYTES) -> str:
-    """``root`` as a base64 tar.gz (caches and VCS folders left out)."""
+def pack_code(root: Path, *, max_b64_bytes: int = MAX_CODE_B64_BYTES,
+              private: PrivatePaths | None = None) -> str:
+    """``root`` as a base64 tar.gz (caches and VCS folders left out, and every file under
+    ``private`` paths)."""
+    return pack_code_listing(root, max_b64_bytes=max_b64_bytes, private=private)[0]
+
+
+def pack_code_listing(root: Path, *, max_b64_bytes: int = MAX_CODE_B64_BYTES,
+                      private: PrivatePaths | None = None
+                      ) -> tuple[str, list[str], list[str]]:
+    """:func:`pack_code`, plus the packed files and the private files left out."""
     if not root.is_dir():
         raise JobBackendError(f"working directory {root} does not exist")
+    files, left_out = packable_files(root, private)
     buffer = io.BytesIO()
 
-    def keep(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
-        parts = Path(info.name).parts
-        if any(p in EXCLUDED_DIRS for p in parts) or info.name.endswith(EXCLUDED_SUFFIXES):
-            return None
+    def normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         return info
 
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        archive.add(root, arcname=".", filter=keep)
+        for path in files:
+            archive.add(path, arcname=f"./{path.relative_to(root).as_posix()}",
+                        recursive=False, filter=normalise)
     encoded = base64.b64encode(buffer.getvalue()).decode()
     if len(encoded) > max_b64_bytes:
         raise JobBackendError(
@@ -81,7 +92,7 @@ def pack_code(root: Path, *, max_b64_bytes: int = MAX_CODE_B64_BYTES) -> str:
             f"({len(encoded) // 1024} KiB encoded, limit {max_b64_bytes // 1024} KiB): keep "
             "only code in it and have the job download data from the Hub"
         )
-    return encoded
+    return encoded, [p.relative_to(root).as_posix() for p in files], left_out
 
 
 class HfJobsBackend:
@@ -100,6 +111,7 @@ class HfJobsBackend:
         default_flavor: str = DEFAULT_FLAVOR,
         default_timeout_s: float = DEFAULT_TIMEOUT_S,
         cancel_wait_s: float = 15.0,
+        private: PrivatePaths | None = None,
     ) -> None:
         if not token:
             raise JobBackendError(
@@ -115,6 +127,7 @@ class HfJobsBackend:
         self.default_flavor = default_flavor
         self.default_timeout_s = default_timeout_s
         self._cancel_wait_s = cancel_wait_s
+        self.private = private  # never packed into a job
         self._prices: dict[str, float] | None = None
         self._api: HfApi | None = None
 
@@ -125,7 +138,8 @@ class HfJobsBackend:
         values = dict(os.environ)
         if token:
             values.setdefault("HF_TOKEN", token)
-        return cls(endpoint=settings.hf_endpoint, token=token, secret_values=values)
+        return cls(endpoint=settings.hf_endpoint, token=token, secret_values=values,
+                   private=PrivatePaths.of(settings.workspace, settings.private_paths))
 
     # --- plumbing ---------------------------------------------------------------------
     def _client(self) -> HfApi:
@@ -261,13 +275,16 @@ class HfJobsBackend:
 
     async def submit(self, spec: JobSpec) -> str:
         """Launch the job (costs money: estimate and approve first). Returns ``ns/id``."""
-        code = await asyncio.to_thread(pack_code, Path(spec.workdir))
+        code, files, left_out = await asyncio.to_thread(
+            pack_code_listing, Path(spec.workdir), private=self.private)
         kwargs = self.build_job(spec, code)
         namespace = await self._namespace_for_submit()
-        info = await self._call(
-            "launch the job",
-            lambda: self._client().run_job(namespace=namespace, **kwargs),
-        )
+        with egress_purpose("HF Jobs launch (code package in the job's environment)",
+                            "job_package", files=files, private_left_out=left_out):
+            info = await self._call(
+                "launch the job",
+                lambda: self._client().run_job(namespace=namespace, **kwargs),
+            )
         return f"{namespace}/{info.id}"
 
     async def status(self, job_id: str) -> JobStatus:

@@ -29,6 +29,8 @@ from openintern.compute.job_env import (
 )
 from openintern.compute.ray_package import PackageTooLarge, pack_working_dir
 from openintern.config import Settings
+from openintern.egress import egress_purpose
+from openintern.private_paths import PrivatePaths
 
 # How long a submission waits for a freshly started head's job agent.
 _AGENT_WAIT_S = 60.0
@@ -81,8 +83,10 @@ class RayJobsBackend:
         connect_timeout_s: float = 3.0,
         request_timeout_s: float = 60.0,
         cancel_wait_s: float = 15.0,
+        private: PrivatePaths | None = None,
     ) -> None:
         self.address = _normalise_address(address)
+        self.private = private  # never packed into a job
         self._token = auth_token
         self._timeout = httpx.Timeout(request_timeout_s, connect=connect_timeout_s)
         self._cancel_wait_s = cancel_wait_s
@@ -100,7 +104,8 @@ class RayJobsBackend:
             if settings.ray_auth_token is not None
             else _default_token()
         )
-        return cls(settings.ray_address, auth_token=token)
+        return cls(settings.ray_address, auth_token=token,
+                   private=PrivatePaths.of(settings.workspace, settings.private_paths))
 
     # --- HTTP -------------------------------------------------------------------------
     async def _request(
@@ -173,16 +178,20 @@ class RayJobsBackend:
 
     async def _upload_working_dir(self, workdir: Path) -> str:
         try:
-            package = await asyncio.to_thread(pack_working_dir, workdir)
+            package = await asyncio.to_thread(pack_working_dir, workdir, private=self.private)
         except (FileNotFoundError, PackageTooLarge) as exc:
             raise JobBackendError(str(exc)) from exc
         path = f"/api/packages/gcs/{package.name}"
-        exists = await self._request("GET", path)
+        with egress_purpose("Ray job package check", "api", package=package.name):
+            exists = await self._request("GET", path)
         if exists.status_code == 200:
             return package.uri
         if exists.status_code != 404:
             raise self._fail(exists, "check for the working-directory package")
-        uploaded = await self._request("PUT", path, content=package.data)
+        with egress_purpose("Ray job code package", "job_package", package=package.name,
+                            files=list(package.paths),
+                            private_left_out=list(package.left_out)):
+            uploaded = await self._request("PUT", path, content=package.data)
         if uploaded.status_code != 200:
             raise self._fail(uploaded, "store the working-directory package")
         return package.uri
@@ -196,14 +205,15 @@ class RayJobsBackend:
         # A head that has just started answers 500 "No available agent to submit job,
         # please try again later" until its job agent is up: wait for it, briefly.
         deadline = time.monotonic() + _AGENT_WAIT_S
-        while True:
-            response = await self._request(
-                "POST", "/api/jobs/", json=self.build_submission(spec, uri, submission_id)
-            )
-            if (response.status_code != 500 or "No available agent" not in response.text
-                    or time.monotonic() >= deadline):
-                break
-            await asyncio.sleep(0.5)
+        with egress_purpose("Ray job submission", "job_spec", job=submission_id):
+            while True:
+                response = await self._request(
+                    "POST", "/api/jobs/", json=self.build_submission(spec, uri, submission_id)
+                )
+                if (response.status_code != 500 or "No available agent" not in response.text
+                        or time.monotonic() >= deadline):
+                    break
+                await asyncio.sleep(0.5)
         if response.status_code != 200:
             raise self._fail(response, "submit the job")
         returned = response.json().get("submission_id")

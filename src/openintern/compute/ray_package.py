@@ -13,8 +13,10 @@ import hashlib
 import io
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from openintern.private_paths import PrivatePaths
 
 # Directories never worth shipping to a cluster (caches, environments, VCS metadata).
 EXCLUDED_DIRS = frozenset(
@@ -39,11 +41,27 @@ class WorkingDirPackage:
     name: str          # "_ray_pkg_<hex>.zip"
     data: bytes
     files: int
+    paths: tuple[str, ...] = ()  # what was packed, relative to the root
+    # Files under private_paths that were left out (never shipped to a cluster).
+    left_out: tuple[str, ...] = field(default=())
 
     @property
     def uri(self) -> str:
         """The URI a job's ``runtime_env.working_dir`` names."""
         return f"gcs://{self.name}"
+
+
+def packable_files(root: Path, private: PrivatePaths | None = None
+                   ) -> tuple[list[Path], list[str]]:
+    """The files of ``root`` a job package takes (caches, environments and VCS folders
+    skipped), and the private ones left out (relative paths)."""
+    kept, left_out = [], []
+    for path in _files(root):
+        if private is not None and private.contains(path):
+            left_out.append(path.relative_to(root).as_posix())
+        else:
+            kept.append(path)
+    return kept, left_out
 
 
 def _files(root: Path) -> list[Path]:
@@ -59,8 +77,10 @@ def _files(root: Path) -> list[Path]:
     return found
 
 
-def pack_working_dir(root: Path, *, max_bytes: int = MAX_PACKAGE_BYTES) -> WorkingDirPackage:
+def pack_working_dir(root: Path, *, max_bytes: int = MAX_PACKAGE_BYTES,
+                     private: PrivatePaths | None = None) -> WorkingDirPackage:
     """Zip ``root`` (files at the zip's top level, as Ray unpacks them) and name it.
+    Files under ``private`` paths are left out (listed in ``left_out``).
 
     Raises ``FileNotFoundError`` if ``root`` is not a directory and ``PackageTooLarge``
     when the zip exceeds ``max_bytes``.
@@ -70,7 +90,7 @@ def pack_working_dir(root: Path, *, max_bytes: int = MAX_PACKAGE_BYTES) -> Worki
         raise FileNotFoundError(f"working directory {root} does not exist")
     digest = hashlib.sha256()
     buffer = io.BytesIO()
-    files = _files(root)
+    files, left_out = packable_files(root, private)
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for path in files:
             rel = path.relative_to(root).as_posix()
@@ -90,5 +110,6 @@ def pack_working_dir(root: Path, *, max_bytes: int = MAX_PACKAGE_BYTES) -> Worki
             "move data sets and checkpoints out of it (jobs should download or mount them)"
         )
     return WorkingDirPackage(
-        name=f"_ray_pkg_{digest.hexdigest()[:32]}.zip", data=data, files=len(files)
+        name=f"_ray_pkg_{digest.hexdigest()[:32]}.zip", data=data, files=len(files),
+        paths=tuple(p.relative_to(root).as_posix() for p in files), left_out=tuple(left_out),
     )

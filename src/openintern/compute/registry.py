@@ -60,12 +60,16 @@ def backend_from_services(
     sandbox: Sandbox,
 ) -> JobBackend:
     """The backend ``name`` from ``services["backends"]`` (a dict name -> backend),
-    building and caching it there on first use."""
+    building and caching it there on first use. A ``services["backend_meter"]`` (the
+    session's cost accounting) wraps each backend it builds."""
     pool = services.setdefault("backends", {})
     if not isinstance(pool, dict):
         raise JobBackendError("services['backends'] must be a dict of name -> backend")
     backend = pool.get(name)
     if backend is None:
         backend = make_backend(name, settings, workspace, sandbox)
+        meter = services.get("backend_meter")
+        if callable(meter):
+            backend = meter(backend)
         pool[name] = backend
     return backend

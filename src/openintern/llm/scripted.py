@@ -127,6 +127,8 @@ class ScriptedServer:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Body bytes of every POST received, in order (what the egress log must match).
+        self.received_body_bytes: list[int] = []
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> ScriptedServer:
@@ -319,6 +321,8 @@ def _make_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 return
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
+            with server._lock:
+                server.received_body_bytes.append(len(raw))
             try:
                 body = json.loads(raw)
                 if not isinstance(body, dict):

@@ -16,6 +16,7 @@ from typing import Literal, cast
 
 from pydantic import BaseModel, Field, model_validator
 
+from openintern.accounting.accountant import CostAccountant
 from openintern.agent.subagent import SubagentOutcome, SubagentRun, run_subagent
 from openintern.llm.types import LLMClient
 from openintern.store import Store
@@ -24,6 +25,9 @@ from openintern.tools.schema import GUIDE_ONLY
 
 MAX_ITERATIONS = 40
 DEFAULT_TOKEN_BUDGET = 200_000
+# The schema's ceiling; settings.research_max_tokens and the session's own budget may
+# lower it further (a sub-agent spends from its parent's budget).
+MAX_TOKEN_BUDGET = 1_000_000
 
 
 class Source(BaseModel):
@@ -165,8 +169,9 @@ class ResearchParams(BaseModel):
     max_iterations: int = Field(12, ge=1, le=MAX_ITERATIONS, description="Sub-agent steps.",
                                 json_schema_extra=GUIDE_ONLY)
     max_tokens: int = Field(
-        DEFAULT_TOKEN_BUDGET, ge=2_000, description="Sub-agent tokens, all steps."
-    , json_schema_extra=GUIDE_ONLY)
+        DEFAULT_TOKEN_BUDGET, ge=2_000, le=MAX_TOKEN_BUDGET,
+        description="Sub-agent tokens, all steps; spent from the session's budget.",
+        json_schema_extra=GUIDE_ONLY)
 
 
 class Research(Tool[ResearchParams]):
@@ -201,23 +206,36 @@ class Research(Tool[ResearchParams]):
                 "papers/web/docs tools instead"
             )
         slot = _BriefSlot()
+        max_tokens = _token_cap(params.max_tokens, ctx)
         run = SubagentRun(
             task=params.question,
-            prompt=_task_prompt(params),
+            prompt=_task_prompt(params, max_tokens),
             system_prompt=researcher_prompt(),
             tools=researcher_registry(slot),
             max_iterations=params.max_iterations,
-            max_tokens=params.max_tokens,
+            max_tokens=max_tokens,
             should_stop=lambda: "brief submitted" if slot.brief is not None else None,
             config={
                 "kind": "research",
                 "max_iterations": params.max_iterations,
-                "max_tokens": params.max_tokens,
+                "max_tokens": max_tokens,
             },
         )
         outcome = await run_subagent(run, llm=cast(LLMClient, llm), store=store, parent=ctx)
         brief = _result_brief(params.question, slot.brief, outcome)
         return ToolResult(render_brief(brief), data=brief.model_dump(mode="json"))
+
+
+def _token_cap(asked: int, ctx: ToolContext) -> int:
+    """The sub-agent's token budget: what was asked, within the settings' ceiling and
+    what is left of the session's token budget."""
+    cap = min(asked, ctx.settings.research_max_tokens)
+    accountant = ctx.services.get("accountant")
+    if isinstance(accountant, CostAccountant):
+        left = accountant.remaining_tokens()
+        if left is not None:
+            cap = min(cap, left)
+    return max(0, cap)
 
 
 def researcher_prompt() -> str:
@@ -239,12 +257,12 @@ def researcher_registry(slot: _BriefSlot) -> ToolRegistry:
     return registry
 
 
-def _task_prompt(params: ResearchParams) -> str:
+def _task_prompt(params: ResearchParams, max_tokens: int) -> str:
     lines = [f"Question: {params.question}"]
     if params.focus:
         lines.append(f"Focus: {params.focus}")
     lines.append(
-        f"Limits: at most {params.max_iterations} steps and about {params.max_tokens} "
+        f"Limits: at most {params.max_iterations} steps and about {max_tokens} "
         "tokens in total. Finish by calling submit_brief before you run out; every "
         "finding needs its source."
     )
