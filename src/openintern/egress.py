@@ -106,6 +106,18 @@ def endpoint(url: str | None) -> str | None:
         return None
 
 
+def _split_entry(entry: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6]``, ``[v6]:port`` or a bare IPv6 address."""
+    if entry.startswith("["):
+        name, _, rest = entry[1:].partition("]")
+        port = rest.removeprefix(":")
+        return name, int(port) if port.isdigit() else None
+    name, sep, port = entry.rpartition(":")
+    if sep and entry.count(":") == 1 and port.isdigit():
+        return name, int(port)
+    return entry, None
+
+
 def _host_matches(pattern: str, host: str) -> bool:
     if pattern.startswith("*."):
         return host == pattern[2:] or host.endswith(pattern[1:])
@@ -144,11 +156,8 @@ class EgressPolicy:
                     if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
                         return True
                 continue
-            name, sep, port = entry.rpartition(":") if entry.count(":") == 1 else ("", "", "")
-            if sep and port.isdigit():
-                if _host_matches(name, host) and int(port) == dest.port:
-                    return True
-            elif _host_matches(entry.strip("[]"), host):
+            name, port = _split_entry(entry)
+            if _host_matches(name, host) and port in (None, dest.port):
                 return True
         return False
 

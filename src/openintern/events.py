@@ -86,6 +86,9 @@ class ApprovalRequested(EventBase):
     arguments: dict[str, Any]
     reason: str = ""
     cost_estimate_usd: float | None = None
+    # What the launch is expected to cost: hardware x time limit, and the mean of earlier
+    # runs of the same script (empty when there is nothing to forecast).
+    forecast: str = ""
 
 
 class ApprovalResolved(EventBase):

@@ -80,6 +80,8 @@ class TerminalApprover:
             f"[bold yellow]approval needed[/bold yellow]: {escape(request.name)}{cost} — "
             f"{escape(request.reason)}"
         )
+        if request.forecast:
+            self.console.print(f"forecast: {request.forecast}")
         self.console.print_json(data=request.arguments)
         answer = await PromptSession[str]().prompt_async("approve? [y/N] ")
         return answer.strip().lower() in ("y", "yes")

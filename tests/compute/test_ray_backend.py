@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -241,3 +242,58 @@ async def test_missing_token_gives_a_clear_error(ray_head: RayHead, tmp_path: Pa
     wrong = RayJobsBackend(ray_head.address, auth_token="0" * 64)
     with pytest.raises(JobBackendError, match="rejected the auth token"):
         await wrong.status("anything")
+
+
+def test_private_paths_never_reach_a_ray_job(ray_head: RayHead, tmp_path: Path) -> None:
+    """Through the `intern` command: a job submitted with `--private data/` runs on the
+    real head without the private folder; the agent is told, and the egress log lists
+    what was packed and what was left out."""
+    import re
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+    from e2e_helpers import intern_env, run_intern
+
+    from openintern.llm.script import Step
+    from openintern.llm.scripted import ScriptedServer
+
+    workspace = tmp_path / "ws"
+    (workspace / "data").mkdir(parents=True)
+    (workspace / "data" / "secret.csv").write_text("id,value\nrow1,TOP-SECRET-VALUE\n")
+    (workspace / "train.py").write_text("print('training')\n")
+
+    def respond(body: dict[str, Any], index: int) -> Step | None:
+        last = body["messages"][-1].get("content") or ""
+        job = re.search(r"Submitted job (\S+) on ray", last)
+        steps = [
+            {"tool_calls": [{"name": "jobs", "arguments": {
+                "operation": "submit", "name": "peek", "backend": "ray",
+                "command": "ls -R .; cat data/secret.csv || echo PRIVATE-MISSING"}}]},
+            {"tool_calls": [{"name": "jobs", "arguments": {
+                "operation": "wait", "backend": "ray", "wait_timeout_s": 120,
+                "job_ids": [job.group(1) if job else "?"]}}]},
+            {"tool_calls": [{"name": "jobs", "arguments": {
+                "operation": "logs", "backend": "ray", "tail": 50,
+                "job_ids": re.findall(r"ray:(\S+) succeeded", last)}}]},
+            {"text": "The job ran without the private data."},
+        ]
+        return Step.model_validate(steps[index]) if index < len(steps) else None
+
+    with ScriptedServer(respond) as model:
+        env = intern_env(model.base_url, OPENINTERN_RAY_ADDRESS=ray_head.address,
+                         RAY_AUTH_TOKEN=ray_head.token)
+        result = run_intern("run it on the cluster", "--private", "data/", "--sandbox", "none",
+                            env=env, cwd=workspace, timeout=240)
+        requests = list(model.requests)
+        egress = run_intern("egress", "last", "--json", env=env, cwd=workspace)
+    assert result.code == 0, result.output
+    tool_results = [m["content"] for m in requests[-1]["messages"] if m["role"] == "tool"]
+    submitted, _waited, logs = tool_results
+    assert "1 private file(s) were NOT shipped" in submitted and "data/secret.csv" in submitted
+    assert "PRIVATE-MISSING" in logs and "train.py" in logs
+    assert "TOP-SECRET-VALUE" not in logs and "secret.csv" not in logs
+    log = json.loads(egress.output)
+    [package] = [r for r in log["requests"] if r["kind"] == "job_package"]
+    assert package["destination"] == ray_head.address.removeprefix("http://")
+    assert "train.py" in package["detail"]["files"]
+    assert package["detail"]["private_left_out"] == ["data/secret.csv"]
+    assert not any("secret" in f for f in package["detail"]["files"])

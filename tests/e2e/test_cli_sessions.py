@@ -4,6 +4,7 @@ real store. Only the model's turns are scripted."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -252,24 +253,36 @@ def _db_exists() -> bool:
     return (Path(os.environ["OPENINTERN_DATA_DIR"]) / "openintern.db").exists()
 
 
-def test_headless_budget_cap_stops_cleanly(workspace: Path) -> None:
+def test_headless_budget_cap_stops_before_it_would_be_passed(workspace: Path) -> None:
+    from openintern.accounting.prices import litellm_price
+    from openintern.llm.tokens import estimate_request_tokens
+
     (workspace / "big.txt").write_text("0123456789 abcdefghij\n" * 800)
     steps = [{"tool_calls": [_call("read_file", path="big.txt", offset=1 + i)]}
              for i in range(30)]
     with ScriptedServer(Script.from_steps(steps)) as server:
         # gpt-4o's price from LiteLLM's table applies even though the scripted server answers.
         env = intern_env(server.base_url, OPENINTERN_MODEL="openai/gpt-4o")
-        result = run_intern("read it all", "--budget", "0.02", env=env, cwd=workspace)
-        calls = len(server.requests)
+        result = run_intern("read it all", "--budget", "0.12", env=env, cwd=workspace)
+        requests = list(server.requests)
     assert result.code == 3, result.output
-    assert "budget" in result.output
+    assert "budget reached" in result.output
     [session] = store().list_sessions()
     assert session.status == "budget"
-    totals = [e.total_cost_usd for e in store().events_after(session.id)
-              if e.type == "model_call"]
-    # It stopped at the first check after crossing the cap: every call but the last
-    # started under the budget, and none was made beyond it.
-    assert totals[-1] >= 0.02 > totals[-2]
-    assert calls == session.iterations == len(totals) < 30
+    events = store().events_after(session.id)
+    totals = [e.total_cost_usd for e in events if e.type == "model_call"]
+    # Never past the cap: each call was checked against its estimate before it was made.
+    assert 0 < totals[-1] <= 0.12
+    # It stopped because the next call would not fit: its prompt (no smaller than the
+    # last one sent) plus a short reply would have passed the cap.
+    [stop] = [e for e in events if e.type == "guard_triggered" and e.guard == "budget"]
+    prompt_usd, reply_usd = (float(x) for x in re.findall(r"\$([0-9.]+) for", stop.detail))
+    price = litellm_price("gpt-4o")
+    assert price is not None
+    last = requests[-1]
+    assert prompt_usd >= price.cost_usd(estimate_request_tokens(last["messages"],
+                                                                last["tools"]), 0) - 1e-4
+    assert totals[-1] + prompt_usd + reply_usd > 0.12
+    assert len(requests) == session.iterations == len(totals) < 30
     history = store().load_messages(session.id)
     assert history[-1].role == "tool"  # every call it made got its result recorded

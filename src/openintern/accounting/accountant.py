@@ -135,22 +135,18 @@ class CostAccountant:
         b = self.budget
         if b.usd is not None and b.usd_explicit and b.tokens is None:
             raise BudgetExhausted(
-                f"the budget of ${b.usd:g} cannot be enforced: there is no price for model "
-                f"{model} (LiteLLM's table does not know it). Give it one with the "
-                f"model_prices setting (e.g. model_prices = {{\"{model}\" = "
-                "{input_per_mtok = 3.0, output_per_mtok = 15.0}}), or a token budget "
-                "(--token-budget N); for a free local model set its prices to 0.",
+                f"the ${b.usd:g} budget cannot be enforced: no price for {model}. Give one "
+                "in model_prices (input_per_mtok, output_per_mtok) or set --token-budget; "
+                f"e.g. model_prices = {{\"{model}\" = {{input_per_mtok = 3.0, "
+                "output_per_mtok = 15.0}}",
                 totals=self.totals)
-        limit = (f"the token budget of {b.tokens:,} tokens applies" if b.tokens is not None
-                 else "no token budget is set (--token-budget), so only the iteration cap "
-                 "bounds it")
-        default = (f" The default ${b.usd:g} dollar budget cannot apply to it."
-                   if b.usd is not None else "")
+        limit = (f"the {b.tokens:,}-token budget applies" if b.tokens is not None
+                 else "set --token-budget to bound it")
+        default = f"; the default ${b.usd:g} budget cannot apply" if b.usd is not None else ""
         self.warn_once(
             f"unpriced:{model}",
-            f"model {model} has no price (LiteLLM's table does not know it): its tokens are "
-            f"counted but shown as unpriced, never as $0.{default} {limit.capitalize()}. "
-            "Set model_prices to count dollars.")
+            f"model {model} has no price: its tokens are counted, its dollars are not (set "
+            f"model_prices){default}; {limit}.")
 
     def reserve(self, model: str, price: ModelPrice | None, prompt_estimate: int,
                 max_tokens: int) -> Reservation:

@@ -95,9 +95,9 @@ class AccountedModel:
                                        source="assumed free: served from this machine")
                     self.accountant.warn_once(
                         f"free:{self.model}",
-                        f"model {self.model} at {where} has no price; it is served from "
-                        "this machine, so it is counted as free ($0, tokens still counted). "
-                        "If that server forwards to a paid API, set model_prices.")
+                        f"model {self.model} at {where} has no price; served from this "
+                        "machine, it is counted as free ($0, tokens counted). Set "
+                        "model_prices if it forwards to a paid API.")
                 self._price = found
             price: ModelPrice | None = self._price
             return price

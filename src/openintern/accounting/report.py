@@ -197,7 +197,8 @@ def cost_summary(store: Store, session_id: str) -> CostSummary:
             category = f"compute:{e.backend}" if e.kind == "compute" else e.kind
             timeline.append({"ts": e.ts, "category": category, "usd": e.cost_usd,
                              "cumulative_usd": running, "tokens": e.tokens})
-    budget = info.config.get("budget_usd")
+    recorded = info.config.get("accounting") or {}
+    budget = info.config.get("budget_usd", recorded.get("budget_usd"))
     return CostSummary(
         session_id=root, task=info.task, model=info.model,
         budget_usd=float(budget) if isinstance(budget, int | float) else None,

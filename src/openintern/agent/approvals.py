@@ -65,6 +65,7 @@ class ApprovalGate:
             arguments=item.params.model_dump(mode="json"),
             reason=reason,
             cost_estimate_usd=await item.tool.cost_estimate_usd(item.params, self.tool_ctx),
+            forecast=await item.tool.cost_forecast(item.params, self.tool_ctx),
         )
         # On the loop, not in a worker thread (one short write, and approvals are rare):
         # from here to the approver waiting for an answer no other task may run, or a

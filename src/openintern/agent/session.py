@@ -61,6 +61,23 @@ class SessionOptions:
     extra_sections: list[Section] = field(default_factory=list)
 
 
+def _recorded_data_policy(settings: Settings, recorded: object) -> Settings:
+    """A resumed session keeps the data policy it was started with: local-only stays
+    local-only, and its private paths stay private (the new settings may only add)."""
+    if not isinstance(recorded, dict):
+        return settings
+    update: dict[str, object] = {}
+    if recorded.get("egress") == "local-only" and settings.egress != "local-only":
+        # No sandbox network either (a bool before the sandbox got network levels).
+        off = False if isinstance(settings.sandbox_network, bool) else "off"
+        update.update(egress="local-only", sandbox_network=off)
+    paths = [p for p in recorded.get("private_paths") or [] if isinstance(p, str)]
+    missing = [p for p in paths if p not in settings.private_paths]
+    if missing:
+        update["private_paths"] = [*settings.private_paths, *missing]
+    return settings.model_copy(update=update) if update else settings
+
+
 class ResearchSession:
     """One session: its record in the store and the loop that advances it."""
 
@@ -227,6 +244,11 @@ class ResearchSession:
                 # Kept so a resumed session stops at the budget it was given, not the
                 # default, unless a new --budget says otherwise.
                 "budget_usd": settings.effective_budget(opts.headless),
+                "accounting": {
+                    "token_budget": settings.token_budget,
+                    "egress": settings.egress,
+                    "private_paths": settings.private_paths,
+                },
             },
         )
         return cls(settings, store, info, options=opts, llm=llm, bus=bus, tools=tools)
@@ -248,6 +270,7 @@ class ResearchSession:
         store = store or open_store(settings)
         info = store.get_session(session_id)
         settings = settings.model_copy(update={"workspace": Path(info.workspace)})
+        settings = _recorded_data_policy(settings, info.config.get("accounting"))
         if "model" not in settings.model_fields_set:
             settings = settings.model_copy(update={"model": info.model})
             if info.config.get("api_base") and not settings.api_base:

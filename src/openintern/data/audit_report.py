@@ -58,6 +58,15 @@ def render_markdown(report: AuditReport, *, max_columns: int = 40, max_classes: 
     return "\n".join(lines)
 
 
+def render_schema_markdown(report: AuditReport, *, max_columns: int = 40) -> str:
+    """Only the splits' sizes and the schema (what a private dataset may show when the
+    user allows its schema alone)."""
+    lines = [f"## Dataset schema: {report.path}", "",
+             "(private data: schema only; statistics and duplicates are not shown)", ""]
+    lines += [*_split_table(report.splits), "", *_schema_table(report, max_columns)]
+    return "\n".join(lines)
+
+
 def _headline(report: AuditReport) -> list[str]:
     out = []
     for o in report.overlaps:

@@ -123,6 +123,11 @@ class Tool(Generic[P]):
         may look up live prices)."""
         return None
 
+    async def cost_forecast(self, params: P, ctx: ToolContext) -> str:
+        """A sentence on what this call is expected to cost, shown with approval requests
+        (e.g. from earlier runs of the same script); empty when there is none."""
+        return ""
+
     @classmethod
     def description(cls) -> str:
         """The docstring's first paragraph: what the model reads in every request (the

@@ -10,9 +10,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from openintern.data.audit import AuditOptions, DatasetLoadError, audit_dataset
+from openintern.data.audit_report import render_schema_markdown
 from openintern.data.datasets_server import DatasetInspection, DatasetsServerClient
 from openintern.data.hub import HubClient, HubError, RepoSummary
 from openintern.http import ServiceError
+from openintern.private_paths import PrivatePaths
 from openintern.sources.clients import explain, make_client, secret, shared
 from openintern.sources.html_markdown import truncate
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
@@ -190,6 +192,11 @@ class Datasets(Tool[DatasetsParams]):
             report = await asyncio.to_thread(audit_dataset, path, options)
         except DatasetLoadError as exc:
             raise ToolError(str(exc)) from None
+        private = PrivatePaths.of(ctx.workspace, ctx.settings.private_paths)
+        if ctx.settings.private_data_view == "schema" and private.contains(path):
+            # The user allows this private data's schema only.
+            return ToolResult(render_schema_markdown(report),
+                              data={"path": str(path), "private": True})
         text = truncate(report.to_markdown(), MAX_OUTPUT_CHARS,
                         "audit one split file at a time or pass key_columns")
         data = {

@@ -29,7 +29,9 @@ from openintern.tools.jobs import (
     HardwareFields,
     get_backend,
     paid_launch_cost_usd,
+    paid_launch_forecast,
     paid_launch_reason,
+    private_note,
 )
 from openintern.tools.schema import GUIDE_ONLY
 
@@ -133,6 +135,16 @@ class Experiment(Tool[ExperimentParams]):
         spec = _estimate_spec(params.timeout_s, params.gpus, params, ctx)
         return await paid_launch_cost_usd(ctx, params.backend, spec, 1)
 
+    async def cost_forecast(self, params: ExperimentParams, ctx: ToolContext) -> str:
+        """Hardware × limit, and earlier runs of the same script (paid backends only)."""
+        if self.approval_reason(params, ctx) is None:
+            return ""
+        spec = _estimate_spec(params.timeout_s, params.gpus, params, ctx)
+        spec.command = params.command or ""
+        if params.experiment_id and not params.command:
+            spec.command = _ledger(ctx).get(params.experiment_id).command
+        return await paid_launch_forecast(ctx, params.backend, spec, 1)
+
     async def run(self, params: ExperimentParams, ctx: ToolContext) -> ToolResult:
         """Dispatch the operation."""
         ledger = _ledger(ctx)
@@ -177,10 +189,11 @@ class Experiment(Tool[ExperimentParams]):
                             "not started); once that is fixed, start it with "
                             f"operation=run experiment_id={kept.id}.") from None
         _emit(ctx, exp)
+        note = await private_note(ctx, backend.name, Path(exp.workdir or ctx.workspace))
         return ToolResult(
             f"Experiment {exp.id} running as {backend.name} job {exp.job_id} (code "
             f"{(exp.code_hash or '')[:12]}). Watch it with jobs wait job_ids=[{exp.job_id!r}] "
-            "or experiment status.",
+            f"or experiment status.{note}",
             data={"experiment_id": exp.id, "job_id": exp.job_id, "backend": backend.name})
 
     async def _status(self, p: ExperimentParams, ctx: ToolContext, ledger: Ledger
@@ -299,6 +312,15 @@ class Sweep(Tool[SweepParams]):
         spec = _estimate_spec(params.timeout_s, params.gpus, params, ctx)
         return await paid_launch_cost_usd(ctx, params.backend, spec, total)
 
+    async def cost_forecast(self, params: SweepParams, ctx: ToolContext) -> str:
+        """The whole sweep: hardware × limit per run, and earlier runs of its script."""
+        if self.approval_reason(params, ctx) is None:
+            return ""
+        total = len(_configurations(params)) * params.seeds
+        spec = _estimate_spec(params.timeout_s, params.gpus, params, ctx)
+        spec.command = params.command
+        return await paid_launch_forecast(ctx, params.backend, spec, total)
+
     async def run(self, params: SweepParams, ctx: ToolContext) -> ToolResult:
         """Expand the space, declare and launch every run."""
         ledger = _ledger(ctx)
@@ -328,11 +350,12 @@ class Sweep(Tool[SweepParams]):
                     _emit(ctx, exp)
         except (LedgerError, JobBackendError) as exc:
             raise ToolError(f"{exc} (already launched: {', '.join(ids) or 'none'})") from None
+        note = await private_note(ctx, backend.name, Path(workdir))
         return ToolResult(
             f"Sweep {sweep_id}: {len(grid)} configurations × {params.seeds} seeds = {total} "
             f"runs on {backend.name}.\nexperiments: {', '.join(ids)}\njob_ids: "
             f"{', '.join(jobs)}\nCompare with experiment operation=compare "
-            f"sweep_id={sweep_id}.",
+            f"sweep_id={sweep_id}.{note}",
             data={"sweep_id": sweep_id, "experiment_ids": ids, "job_ids": jobs})
 
 

@@ -51,6 +51,29 @@ def get_backend(ctx: ToolContext, name: str | None) -> JobBackend:
         raise ToolError(str(exc)) from None
 
 
+#: Backends that ship the working directory off this machine.
+REMOTE_BACKENDS: frozenset[str] = frozenset({"ray", "hf"})
+
+
+async def private_note(ctx: ToolContext, backend: str, workdir: Path) -> str:
+    """What the model must know when a remote job's package left private files out
+    (empty when nothing was left out)."""
+    if backend not in REMOTE_BACKENDS or not ctx.settings.private_paths:
+        return ""
+    from openintern.compute.ray_package import packable_files
+    from openintern.private_paths import PrivatePaths
+
+    private = PrivatePaths.of(ctx.workspace, ctx.settings.private_paths)
+    _kept, left_out = await asyncio.to_thread(packable_files, workdir, private)
+    if not left_out:
+        return ""
+    shown = ", ".join(left_out[:5]) + (f" and {len(left_out) - 5} more" if len(left_out) > 5
+                                       else "")
+    return (f"\nNote: {len(left_out)} private file(s) were NOT shipped with this {backend} job "
+            f"(private_paths): {shown}. The job cannot read them; run it on backend=local, or "
+            "make it use only non-private inputs.")
+
+
 def get_ledger(ctx: ToolContext) -> Ledger | None:
     """The experiment ledger of this session, if the session has one."""
     ledger = ctx.services.get("ledger")
@@ -148,6 +171,33 @@ async def paid_launch_cost_usd(ctx: ToolContext, backend: str | None, spec: JobS
     return None if one is None else round(one * count, 4)
 
 
+async def paid_launch_forecast(ctx: ToolContext, backend: str | None, spec: JobSpec,
+                               count: int) -> str:
+    """The approval's forecast for ``count`` launches like ``spec``: hardware × time limit
+    and, when the same script ran before on that backend, what those runs cost."""
+    chosen = backend or ctx.settings.job_backend
+    if chosen not in PAID_BACKENDS or count <= 0:
+        return ""
+    forecast = getattr(get_backend(ctx, chosen), "forecast", None)
+    if not callable(forecast):
+        return ""
+    try:
+        plan: dict[str, Any] = await forecast(spec)
+    except JobBackendError:
+        return ""
+    runs = f"{count} runs" if count > 1 else "the run"
+    parts = []
+    if plan.get("limit_usd") is not None and plan.get("hourly_usd") is not None:
+        parts.append(f"at most ${plan['limit_usd'] * count:.2f} if {runs} last"
+                     f"{'s' if count == 1 else ''} the {plan['timeout_s'] / 60:.0f} min limit "
+                     f"({plan['flavor']} at ${plan['hourly_usd']:.2f}/h)")
+    if plan.get("runs"):
+        parts.append(f"about ${plan['expected_usd'] * count:.2f} expected from "
+                     f"{plan['runs']} earlier run{'s' if plan['runs'] > 1 else ''} of "
+                     f"`{plan['script']}` ({plan['mean_duration_s']:.0f} s on average)")
+    return "; ".join(parts)
+
+
 class JobsParams(HardwareFields):
     """Arguments of the jobs tool."""
 
@@ -210,6 +260,12 @@ class Jobs(Tool[JobsParams]):
             return None
         return await paid_launch_cost_usd(ctx, params.backend, self._spec(params, ctx), 1)
 
+    async def cost_forecast(self, params: JobsParams, ctx: ToolContext) -> str:
+        """Hardware × limit, and earlier runs of the same script (paid backends only)."""
+        if self.approval_reason(params, ctx) is None:
+            return ""
+        return await paid_launch_forecast(ctx, params.backend, self._spec(params, ctx), 1)
+
     @staticmethod
     def _spec(p: JobsParams, ctx: ToolContext) -> JobSpec:
         if not p.command:
@@ -247,8 +303,9 @@ class Jobs(Tool[JobsParams]):
         status = await backend.status(job_id)
         ctx.emit(JobUpdate(job_id=job_id, backend=backend.name, status=status.state,
                            detail=p.name))
+        note = await private_note(ctx, backend.name, spec.workdir)
         return ToolResult(f"Submitted job {job_id} on {backend.name}: {status.state}. "
-                          "Use jobs wait/metrics/logs with this id.",
+                          f"Use jobs wait/metrics/logs with this id.{note}",
                           data={"job_id": job_id, "backend": backend.name,
                                 "state": status.state})
 

@@ -17,6 +17,7 @@ from openintern.agent.session import open_store
 from openintern.config import Settings
 from openintern.store import Store
 from openintern.web.access import can_see, current_user, visible_experiments, visible_sessions
+from openintern.web.accounting_routes import router as accounting_router
 from openintern.web.auth import TokenAuth, resolve_token
 from openintern.web.experiment_pages import experiment_or_404, mount_experiment_pages
 from openintern.web.runner import (
@@ -249,6 +250,7 @@ def create_app(settings: Settings, token: str, *, store: Store | None = None,
                   lifespan=lifespan)
     app.state.hub = hub
     app.include_router(api)
+    app.include_router(accounting_router)
     mount_pages(app)
     mount_experiment_pages(app)
 
