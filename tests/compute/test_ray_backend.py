@@ -290,7 +290,9 @@ def test_private_paths_never_reach_a_ray_job(ray_head: RayHead, tmp_path: Path) 
     submitted, _waited, logs = tool_results
     assert "1 private file(s) were NOT shipped" in submitted and "data/secret.csv" in submitted
     assert "PRIVATE-MISSING" in logs and "train.py" in logs
-    assert "TOP-SECRET-VALUE" not in logs and "secret.csv" not in logs
+    # The job's working dir had no data/ folder at all (ls -R lists none), so cat failed.
+    assert "TOP-SECRET-VALUE" not in logs and "./data:" not in logs
+    assert "No such file" in logs
     log = json.loads(egress.output)
     [package] = [r for r in log["requests"] if r["kind"] == "job_package"]
     assert package["destination"] == ray_head.address.removeprefix("http://")

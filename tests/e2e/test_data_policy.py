@@ -128,3 +128,44 @@ def test_private_rows_never_reach_the_model_server(workspace: Path) -> None:
     egress = json.loads(run_intern("egress", "last", "--json", env=env, cwd=workspace).output)
     withheld = [r["detail"].get("withheld_private_lines") for r in egress["requests"]]
     assert {"data/patients.csv": 3} in withheld
+
+
+def test_private_rows_stay_out_of_summaries_too(workspace: Path, tmp_path: Path) -> None:
+    """A compaction's summary request carries old tool outputs: filtered the same way."""
+    import asyncio
+
+    from openintern.agent.session import ResearchSession, SessionOptions
+    from openintern.config import Settings
+    from openintern.llm.client import LiteLLMClient
+    from openintern.store import Store
+
+    (workspace / "data").mkdir()
+    lines = ["id,name,born,diagnosis,weight"] + [",".join(r) for r in SECRET_ROWS]
+    (workspace / "data" / "patients.csv").write_text("\n".join(lines) + "\n")
+    script = Script.from_steps([
+        {"tool_calls": [_call("shell", command="cat data/patients.csv")]},
+        {"text": "Read."},
+        {"text": "After the compaction."},
+    ])
+    settings = Settings(workspace=workspace, sandbox="none", model="openai/scripted",
+                        context_window=64_000, private_paths=["data/"])
+    db = Store(f"sqlite:///{tmp_path / 'store.db'}")
+
+    async def run() -> list[dict[str, Any]]:
+        with ScriptedServer(script) as server:
+            llm = LiteLLMClient("openai/scripted", api_base=server.base_url, api_key="x",
+                                max_retries=0, context_window_override=64_000)
+            session = ResearchSession.create(settings, "look", store=db,
+                                             options=SessionOptions(), llm=llm)
+            await session.run("look at the patients")
+            session.request_compaction()
+            await session.run("go on")
+            return list(server.requests)
+
+    requests = asyncio.run(run())
+    summaries = [r for r in requests if not r.get("tools")]
+    assert len(summaries) == 1
+    sent = json.dumps(requests)
+    assert "private data withheld" in json.dumps(summaries)
+    for row in SECRET_ROWS:
+        assert row[1] not in sent and row[0] not in sent

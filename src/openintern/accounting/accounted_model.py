@@ -116,7 +116,9 @@ class AccountedModel:
         price = await self.price()
         withheld: dict[str, int] = {}
         if self.private is not None and self.private.active:
-            messages, found = self.private.filter_messages(messages)
+            # A tool's own calls (fixed kind) carry no words a person typed.
+            messages, found = self.private.filter_messages(messages,
+                                                           keep_typed=self.kind is None)
             withheld = found.lines
         estimate = estimate_request_tokens([m.to_openai() for m in messages], tools)
         wanted = max_tokens or int(getattr(self.inner, "max_output_tokens", 0)

@@ -176,14 +176,16 @@ class PrivateDataFilter:
         self._memo[text] = result
         return result
 
-    def filter_messages(self, messages: Iterable[Message]) -> tuple[list[Message], Withheld]:
-        """Copies of the messages with private lines withheld. Messages the user typed
-        are left as they are (what a person sends is theirs to send)."""
+    def filter_messages(self, messages: Iterable[Message], *, keep_typed: bool = True
+                        ) -> tuple[list[Message], Withheld]:
+        """Copies of the messages with private lines withheld. With ``keep_typed``,
+        messages the user typed are left as they are (what a person sends is theirs to
+        send); a tool's own model calls have no typed messages."""
         self.refresh()
         out: list[Message] = []
         total = Withheld()
         for message in messages:
-            if message.role == "user" and not message.kind:
+            if keep_typed and message.role == "user" and not message.kind:
                 out.append(message)
                 continue
             text, withheld = self.filter_text(message.content or "")

@@ -185,7 +185,10 @@ class ModelSummarizer:
         transcript = render_transcript(messages, max_chars=self._transcript_budget_chars())
         request = [
             Message(role="system", content=SUMMARY_INSTRUCTIONS),
-            Message(role="user", content=f"{SUMMARY_REQUEST_MARKER}\n{transcript}"),
+            # A harness-built message (not the user's words): the private-data filter
+            # checks it like any tool output.
+            Message(role="user", content=f"{SUMMARY_REQUEST_MARKER}\n{transcript}",
+                    kind="summary_request"),
         ]
         reply: ModelReply | None = None
         # Summaries spend too: counted as such against the session's budget.
