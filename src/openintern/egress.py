@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextvars import ContextVar
@@ -220,21 +221,25 @@ class EgressGate:
         self.sink = sink
         self.session_id = session_id
 
-    def refuse_if_forbidden(self, dest: Destination, purpose: str) -> EgressRefused | None:
-        """The refusal for ``dest`` (None when the policy permits it)."""
-        if self.policy.permits(dest):
-            return None
-        return EgressRefused(self.policy.refusal(dest, purpose), destination=dest,
-                             purpose=purpose)
 
 
 _GATE: ContextVar[EgressGate | None] = ContextVar("openintern_egress_gate", default=None)
 _LABEL: ContextVar[EgressLabel | None] = ContextVar("openintern_egress_label", default=None)
+# Gates of the sessions running in this process. Threads started with threading.Thread
+# (an integration's background sender) do not inherit context variables: while exactly
+# one session runs (the CLI), its gate also covers them; with several (a web server) such
+# requests cannot be attributed and pass ungated (docs/data-handling.md says so).
+_RUNNING: list[EgressGate] = []
+_RUNNING_LOCK = threading.Lock()
 
 
 def current_gate() -> EgressGate | None:
-    """The gate active in this context, if any."""
-    return _GATE.get()
+    """The gate for a request made here: this context's, else the one running session's."""
+    gate = _GATE.get()
+    if gate is not None:
+        return gate
+    with _RUNNING_LOCK:
+        return _RUNNING[0] if len(_RUNNING) == 1 else None
 
 
 @contextlib.contextmanager
@@ -246,9 +251,13 @@ def gate_active(gate: EgressGate | None) -> Iterator[None]:
         return
     install()
     token = _GATE.set(gate)
+    with _RUNNING_LOCK:
+        _RUNNING.append(gate)
     try:
         yield
     finally:
+        with _RUNNING_LOCK:
+            _RUNNING.remove(gate)
         with contextlib.suppress(ValueError):  # closed from another context
             _GATE.reset(token)
 
@@ -266,8 +275,8 @@ def egress_purpose(purpose: str, kind: str = "api", **detail: Any) -> Iterator[E
             _LABEL.reset(token)
 
 
-def _safe_target(url: httpx.URL) -> str:
-    parts = urlsplit(str(url))
+def _safe_target(url: str) -> str:
+    parts = urlsplit(url)
     query = [(k, REDACTED if looks_secret(k) else v)
              for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     target = parts.path or "/"
@@ -276,48 +285,52 @@ def _safe_target(url: httpx.URL) -> str:
     return target[:_MAX_TARGET_CHARS]
 
 
-def _default_label(request: httpx.Request) -> EgressLabel:
+def _default_label(request: Any) -> EgressLabel:
     agent = request.headers.get("user-agent", "").split(" ", 1)[0] or "httpx"
     return EgressLabel(f"request by {agent}", "api")
 
 
-class _CountingSync(httpx.SyncByteStream):
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.count = 0
+def _counting_streams(mod: Any) -> tuple[type[Any], type[Any]]:
+    """Request-body streams (of the httpx-like module ``mod``) that count what they send."""
 
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.inner:
-            self.count += len(chunk)
-            yield chunk
+    class CountingSync(mod.SyncByteStream):  # type: ignore[misc]
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+            self.count = 0
 
-    def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self.inner:
+                self.count += len(chunk)
+                yield chunk
 
+        def close(self) -> None:
+            close = getattr(self.inner, "close", None)
+            if callable(close):
+                close()
 
-class _CountingAsync(httpx.AsyncByteStream):
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.count = 0
+    class CountingAsync(mod.AsyncByteStream):  # type: ignore[misc]
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+            self.count = 0
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self.inner:
-            self.count += len(chunk)
-            yield chunk
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for chunk in self.inner:
+                self.count += len(chunk)
+                yield chunk
 
-    async def aclose(self) -> None:
-        close = getattr(self.inner, "aclose", None)
-        if callable(close):
-            await close()
+        async def aclose(self) -> None:
+            close = getattr(self.inner, "aclose", None)
+            if callable(close):
+                await close()
+
+    return CountingSync, CountingAsync
 
 
 @dataclass
 class _Pending:
     gate: EgressGate
     record: EgressRecord
-    counter: _CountingSync | _CountingAsync | None = None
+    counter: Any = None  # the counting stream of a streamed body
 
     def finish(self, status: int | None, error: str = "") -> EgressRecord:
         if self.counter is not None:
@@ -327,52 +340,66 @@ class _Pending:
         return self.record
 
 
-def _begin(gate: EgressGate, request: httpx.Request, *, is_async: bool) -> _Pending:
-    """Check the policy (raising a recorded refusal) and prepare the record."""
-    label = _LABEL.get() or _default_label(request)
-    dest = Destination.of(request.url)
-    record = EgressRecord(
-        ts=time.time(), session_id=gate.session_id, destination=dest,
-        method=request.method, target=_safe_target(request.url), purpose=label.purpose,
-        kind=label.kind, bytes_sent=0, allowed=True, detail=dict(label.detail),
-    )
-    pending = _Pending(gate, record)
-    try:
-        record.bytes_sent = len(request.content)
-    except httpx.RequestNotRead:  # a streamed body (file upload): count it as it goes
-        counter: _CountingSync | _CountingAsync = (
-            _CountingAsync(request.stream) if is_async else _CountingSync(request.stream))
-        request.stream = counter
-        pending.counter = counter
-    return pending
-
-
-def _refusal(pending: _Pending) -> EgressRefused | None:
-    refused = pending.gate.refuse_if_forbidden(pending.record.destination,
-                                               pending.record.purpose)
-    if refused is not None:
-        pending.record.allowed = False
-        pending.record.error = str(refused)[:300]
-    return refused
-
-
-_installed = False
+_installed: set[str] = set()
 
 
 def install() -> None:
-    """Wrap httpx's per-request send once per process (idempotent)."""
-    global _installed
-    if _installed:
-        return
-    sync_send = httpx.Client._send_single_request
-    async_send = httpx.AsyncClient._send_single_request
+    """Wrap the per-request send of httpx (and of httpx2, which the MCP SDK uses, when it
+    is installed) once per process (idempotent)."""
+    import importlib
 
-    def gated_send(self: httpx.Client, request: httpx.Request) -> httpx.Response:
-        gate = _GATE.get()
+    for name in ("httpx", "httpx2"):
+        if name in _installed:
+            continue
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        _wrap(mod)
+        _installed.add(name)
+
+
+def _wrap(mod: Any) -> None:
+    sync_send = mod.Client._send_single_request
+    async_send = mod.AsyncClient._send_single_request
+    counting_sync, counting_async = _counting_streams(mod)
+    # A refusal this library's callers recognise as one of its own transport errors.
+    refused_type: type[EgressRefused] = (
+        EgressRefused if mod is httpx
+        else type("EgressRefused", (EgressRefused, mod.TransportError), {}))
+
+    def begin(gate: EgressGate, request: Any, *, is_async: bool) -> _Pending:
+        """Prepare the record (a streamed body is counted as it is sent)."""
+        label = _LABEL.get() or _default_label(request)
+        dest = Destination.of(str(request.url))
+        record = EgressRecord(
+            ts=time.time(), session_id=gate.session_id, destination=dest,
+            method=request.method, target=_safe_target(str(request.url)),
+            purpose=label.purpose, kind=label.kind, bytes_sent=0, allowed=True,
+            detail=dict(label.detail))
+        pending = _Pending(gate, record)
+        try:
+            record.bytes_sent = len(request.content)
+        except mod.RequestNotRead:  # a streamed body (file upload)
+            pending.counter = (counting_async if is_async else counting_sync)(request.stream)
+            request.stream = pending.counter
+        return pending
+
+    def refusal(pending: _Pending) -> EgressRefused | None:
+        dest, purpose = pending.record.destination, pending.record.purpose
+        if pending.gate.policy.permits(dest):
+            return None
+        pending.record.allowed = False
+        message = pending.gate.policy.refusal(dest, purpose)
+        pending.record.error = message[:300]
+        return refused_type(message, destination=dest, purpose=purpose)
+
+    def gated_send(self: Any, request: Any) -> Any:
+        gate = current_gate()
         if gate is None:
             return sync_send(self, request)
-        pending = _begin(gate, request, is_async=False)
-        refused = _refusal(pending)
+        pending = begin(gate, request, is_async=False)
+        refused = refusal(pending)
         if refused is not None:
             gate.sink.record(pending.record)
             raise refused
@@ -384,13 +411,12 @@ def install() -> None:
         gate.sink.record(pending.finish(response.status_code))
         return response
 
-    async def gated_async_send(self: httpx.AsyncClient, request: httpx.Request
-                               ) -> httpx.Response:
-        gate = _GATE.get()
+    async def gated_async_send(self: Any, request: Any) -> Any:
+        gate = current_gate()
         if gate is None:
             return await async_send(self, request)
-        pending = _begin(gate, request, is_async=True)
-        refused = _refusal(pending)
+        pending = begin(gate, request, is_async=True)
+        refused = refusal(pending)
         if refused is not None:
             await asyncio.to_thread(gate.sink.record, pending.record)
             raise refused
@@ -404,9 +430,8 @@ def install() -> None:
         await asyncio.to_thread(gate.sink.record, pending.finish(response.status_code))
         return response
 
-    httpx.Client._send_single_request = gated_send  # type: ignore[method-assign]
-    httpx.AsyncClient._send_single_request = gated_async_send  # type: ignore[method-assign]
-    _installed = True
+    mod.Client._send_single_request = gated_send
+    mod.AsyncClient._send_single_request = gated_async_send
 
 
 def local_allowlist(configured: Iterable[str | None], extra: Iterable[str]) -> tuple[str, ...]:

@@ -162,3 +162,29 @@ async def test_secret_query_parameters_are_not_logged(
                                                           "api_key": "sk-abcdef123456"})
     [record] = sink.records
     assert record.target == "/ok?q=widgets&api_key=%5BREDACTED%5D"
+
+
+def test_background_threads_of_the_one_running_session_are_gated(
+    servers: tuple[FixtureServer, FixtureServer],
+) -> None:
+    """An integration's own thread (threading.Thread: no inherited context) is covered
+    by the gate of the session running in this process."""
+    import threading
+
+    _allowed, other = servers
+    sink = ListSink()
+    outcome: list[str] = []
+
+    def send() -> None:
+        try:
+            httpx.get(f"{other.url}/webhook")
+            outcome.append("sent")
+        except EgressRefused:
+            outcome.append("refused")
+
+    with gate_active(EgressGate(EgressPolicy("local-only"), sink, "s1")):
+        worker = threading.Thread(target=send)
+        worker.start()
+        worker.join()
+    assert outcome == ["refused"] and other.requests == []
+    assert [(r.destination.port, r.allowed) for r in sink.records] == [(other.port, False)]

@@ -33,6 +33,18 @@ def egress_policy(settings: Settings) -> EgressPolicy:
     return EgressPolicy("local-only", local_allowlist(configured, settings.egress_allowlist))
 
 
+def recorded_gate(settings: Settings, store: Store, session_id: str) -> EgressGate:
+    """The egress gate of a recorded session, for work done on it outside a turn (an
+    export's Hub push): its log, and its policy as recorded (local-only stays so)."""
+    from openintern.accounting.report import root_of
+
+    root = root_of(store, session_id)
+    recorded = store.get_session(root).config.get("accounting") or {}
+    if recorded.get("egress") == "local-only":
+        settings = settings.model_copy(update={"egress": "local-only"})
+    return EgressGate(egress_policy(settings), EgressLog(store, root), root)
+
+
 def check_model_reachable(settings: Settings, policy: EgressPolicy) -> None:
     """Refuse to start a local-only session whose model the policy would refuse."""
     if policy.mode == "open":

@@ -76,9 +76,15 @@ def export_cmd(
                                                             default=False, err=True)):
         console.print("not uploaded (no approval; --yes approves without asking)")
         raise typer.Exit(1)
+    from openintern.accounting.session_accounts import recorded_gate
+    from openintern.egress import EgressRefused, egress_purpose, gate_active
+
     try:
-        url = push_trace(data, filename, push_to_hub, settings)
-    except ExportError as exc:
+        # Recorded in the session's egress log, under the session's egress policy.
+        with gate_active(recorded_gate(settings, store, sid)), egress_purpose(
+                f"export push to {push_to_hub}", "upload", files=[filename]):
+            url = push_trace(data, filename, push_to_hub, settings)
+    except (ExportError, EgressRefused) as exc:
         _fail(str(exc))
         return
     console.print(f"uploaded: {url}")
