@@ -342,6 +342,15 @@ class ResearchSession:
         self.store.update_session(self.info.id, model=model)
         self.loop = self._make_loop()
 
+    def set_budget(self, budget_usd: float | None) -> None:
+        """Change the session's dollar cap for this and following turns."""
+        from openintern.accounting.session_accounts import session_budget
+
+        self.settings = self.settings.model_copy(update={"max_cost_usd": budget_usd})
+        self.tool_ctx.settings = self.settings
+        self.loop.budget.budget_usd = budget_usd
+        self.accounts.accountant.set_budget(session_budget(self.settings, self.options.headless))
+
     def undo(self) -> int:
         """Undo the last user turn; returns how many messages were removed."""
         removed = self.store.undo_last_turn(self.info.id)

@@ -166,9 +166,7 @@ class SessionRunner:
     def raise_budget(self, budget_usd: float) -> None:
         """Set the dollar cap for this and following turns."""
         s = self.session
-        s.settings = s.settings.model_copy(update={"max_cost_usd": budget_usd})
-        s.tool_ctx.settings = s.settings
-        s.loop.budget.budget_usd = budget_usd
+        s.set_budget(budget_usd)
         s.store.update_session(
             s.info.id, config={**s.store.get_session(s.info.id).config, "budget_usd": budget_usd}
         )
