@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openintern.llm.client import LiteLLMClient
-from openintern.llm.types import Message, ModelReply, Usage
+from openintern.llm.types import LLMClient, Message, ModelReply, Usage
 from openintern.store import Store
 from openintern.synthesis.spec import GenerationTask
 
@@ -31,13 +30,13 @@ class SynthesisError(RuntimeError):
 class GeneratorModel:
     """The model synthetic data is made with, and where its spend is recorded."""
 
-    client: LiteLLMClient
+    client: LLMClient
     store: Store | None
     session_id: str | None
 
     async def complete(self, task: GenerationTask) -> ModelReply:
         """One generation call; its usage is added to the session's totals."""
-        from openintern.llm.errors import LLMUnavailable
+        from openintern.llm.errors import LLMError
 
         messages = [Message(role="system", content=task.system),
                     Message(role="user", content=task.user)]
@@ -47,7 +46,7 @@ class GeneratorModel:
                                                  max_tokens=256 + 200 * task.count):
                 if isinstance(item, ModelReply):
                     reply = item
-        except LLMUnavailable as exc:
+        except LLMError as exc:  # retries exhausted, or the session's budget reached
             raise SynthesisError(f"the generator model {self.client.model} failed: {exc}"
                                  ) from None
         if reply is None:

@@ -50,6 +50,7 @@ class Synthesize(Tool[SynthesizeParams]):
 
     async def run(self, params: SynthesizeParams, ctx: ToolContext) -> ToolResult:
         """Generate (or resume), post-process, write, register."""
+        from openintern.accounting.accounted_model import AccountedModel, accounted
         from openintern.llm.client import LiteLLMClient
         from openintern.research.artifacts import DataArtifacts
         from openintern.store import Store
@@ -73,14 +74,18 @@ class Synthesize(Tool[SynthesizeParams]):
                              model=model)
         work = output.with_name(f".{output.name}.parts")
         await asyncio.to_thread(_claim_work_dir, work, spec)
-        client = LiteLLMClient(model, api_base=api_base,
-                               api_key=key.get_secret_value() if key else None,
-                               timeout_s=s.request_timeout_s, max_retries=s.max_retries,
-                               retry_base_delay_s=s.retry_base_delay_s,
-                               retry_max_delay_s=s.retry_max_delay_s)
+        # Through the session's accountant: budget checked before each call, spend and
+        # egress recorded as synthesis, private rows withheld.
+        client = accounted(ctx.services, LiteLLMClient(
+            model, api_base=api_base, api_key=key.get_secret_value() if key else None,
+            timeout_s=s.request_timeout_s, max_retries=s.max_retries,
+            retry_base_delay_s=s.retry_base_delay_s, retry_max_delay_s=s.retry_max_delay_s),
+            "synthesis")
         store = ctx.services.get("store")
         store = store if isinstance(store, Store) else None
-        generator = GeneratorModel(client, store, ctx.session_id if store else None)
+        # An accounted client records its own spend; a bare one is added to the totals.
+        recorder = None if isinstance(client, AccountedModel) else store
+        generator = GeneratorModel(client, recorder, ctx.session_id if recorder else None)
         tasks = plan(spec)
         try:
             run = await generate(tasks, generator, work / "raw.jsonl",
