@@ -216,10 +216,13 @@ class EgressSink(Protocol):
 class EgressGate:
     """The policy and the log of one root session (see the module docstring)."""
 
-    def __init__(self, policy: EgressPolicy, sink: EgressSink, session_id: str) -> None:
+    def __init__(self, policy: EgressPolicy, sink: EgressSink, session_id: str, *,
+                 services: dict[str, str] | None = None) -> None:
         self.policy = policy
         self.sink = sink
         self.session_id = session_id
+        # host:port -> service name, for requests nobody labelled (e.g. "arXiv API").
+        self.services = dict(services or {})
 
 
 
@@ -285,7 +288,10 @@ def _safe_target(url: str) -> str:
     return target[:_MAX_TARGET_CHARS]
 
 
-def _default_label(request: Any) -> EgressLabel:
+def _default_label(gate: EgressGate, request: Any, dest: Destination) -> EgressLabel:
+    service = gate.services.get(dest.label)
+    if service is not None:
+        return EgressLabel(f"{service} request", "api")
     agent = request.headers.get("user-agent", "").split(" ", 1)[0] or "httpx"
     return EgressLabel(f"request by {agent}", "api")
 
@@ -370,8 +376,8 @@ def _wrap(mod: Any) -> None:
 
     def begin(gate: EgressGate, request: Any, *, is_async: bool) -> _Pending:
         """Prepare the record (a streamed body is counted as it is sent)."""
-        label = _LABEL.get() or _default_label(request)
         dest = Destination.of(str(request.url))
+        label = _LABEL.get() or _default_label(gate, request, dest)
         record = EgressRecord(
             ts=time.time(), session_id=gate.session_id, destination=dest,
             method=request.method, target=_safe_target(str(request.url)),

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 
 from openintern.accounting.cost_ledger import CostEntry, CostLedger, SpendTotals
-from openintern.accounting.prices import ComputePrice, ModelPrice
+from openintern.accounting.prices import LITELLM_SOURCE, ComputePrice, ModelPrice
 from openintern.llm.errors import LLMError
 from openintern.store import Store
 from openintern.store.models import SessionRow
@@ -199,18 +199,19 @@ class CostAccountant:
         """Record a finished call (blocking: a worker thread in async code); returns its
         cost in dollars (the user's price wins over the provider table's)."""
         price = reservation.price
-        if price is not None and price.source != "LiteLLM price table":
+        if price is not None and (price.source != LITELLM_SOURCE or provider_cost_usd <= 0):
+            # The user's price, or LiteLLM's per-token figures where it gave no total.
             cost = price.cost_usd(prompt_tokens, completion_tokens, cached_tokens)
-        elif provider_cost_usd > 0 or price is None:
-            cost = provider_cost_usd
         else:
-            cost = price.cost_usd(prompt_tokens, completion_tokens, cached_tokens)
+            cost = provider_cost_usd
         priced = price is not None or provider_cost_usd > 0
         entry = CostEntry(
             root_session_id=self.root_session_id, session_id=session_id, kind=kind,
             model=reservation.model, prompt_tokens=prompt_tokens,
             cached_tokens=cached_tokens, completion_tokens=completion_tokens,
-            cost_usd=cost, priced=priced, detail={"retries": retries, **(detail or {})},
+            cost_usd=cost, priced=priced,
+            detail={"retries": retries, "price": price.source if price else "unpriced",
+                    **(detail or {})},
         )
         self._write(entry, main_loop_call=kind == "model"
                     and session_id == self.root_session_id)

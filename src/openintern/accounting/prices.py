@@ -11,7 +11,9 @@ from typing import Any
 from openintern.config import ComputePrice, ModelPrice
 
 PER_MILLION = 1_000_000
-__all__ = ["ComputePrice", "ModelPrice", "hf_flavor_gpus", "litellm_price",
+# The ``source`` of prices read from LiteLLM's table (its own per-call cost is exact).
+LITELLM_SOURCE = "LiteLLM price table"
+__all__ = ["LITELLM_SOURCE", "ComputePrice", "ModelPrice", "hf_flavor_gpus", "litellm_price",
            "resolve_model_price"]
 
 
@@ -32,7 +34,7 @@ def litellm_price(litellm_model: str, api_base: str | None = None) -> ModelPrice
     return ModelPrice(
         input_per_mtok=prompt * PER_MILLION, output_per_mtok=completion * PER_MILLION,
         cached_input_per_mtok=None if cached is None else cached * PER_MILLION,
-        source="LiteLLM price table",
+        source=LITELLM_SOURCE,
     )
 
 

@@ -33,6 +33,24 @@ def egress_policy(settings: Settings) -> EgressPolicy:
     return EgressPolicy("local-only", local_allowlist(configured, settings.egress_allowlist))
 
 
+def service_names(settings: Settings) -> dict[str, str]:
+    """``host:port`` -> service name of every endpoint the settings configure."""
+    named = [
+        (settings.api_base, "model server"), (settings.arxiv_api_url, "arXiv API"),
+        (settings.arxiv_web_url, "arXiv web"), (settings.semantic_scholar_url, "Semantic Scholar"),
+        (settings.hf_endpoint, "Hugging Face Hub"),
+        (settings.datasets_server_url, "HF dataset viewer"),
+        (settings.github_api_url, "GitHub API"), (settings.web_search_url, "web search"),
+        (settings.ray_address, "Ray dashboard"),
+    ]
+    names: dict[str, str] = {}
+    for url, name in named:
+        label = endpoint(url)
+        if label is not None:
+            names.setdefault(label, name)  # first wins: several may share a host in tests
+    return names
+
+
 def recorded_gate(settings: Settings, store: Store, session_id: str) -> EgressGate:
     """The egress gate of a recorded session, for work done on it outside a turn (an
     export's Hub push): its log, and its policy as recorded (local-only stays so)."""
@@ -42,7 +60,8 @@ def recorded_gate(settings: Settings, store: Store, session_id: str) -> EgressGa
     recorded = store.get_session(root).config.get("accounting") or {}
     if recorded.get("egress") == "local-only":
         settings = settings.model_copy(update={"egress": "local-only"})
-    return EgressGate(egress_policy(settings), EgressLog(store, root), root)
+    return EgressGate(egress_policy(settings), EgressLog(store, root), root,
+                      services=service_names(settings))
 
 
 def check_model_reachable(settings: Settings, policy: EgressPolicy) -> None:
@@ -88,7 +107,8 @@ class SessionAccounts:
         accountant = CostAccountant(
             store, root_session_id, session_budget(settings, headless),
             compute_prices=settings.compute_prices, notify=notify)
-        gate = EgressGate(policy, EgressLog(store, root_session_id), root_session_id)
+        gate = EgressGate(policy, EgressLog(store, root_session_id), root_session_id,
+                          services=service_names(settings))
         paths = PrivatePaths.of(settings.workspace, settings.private_paths)
         private = PrivateDataFilter(paths, view=settings.private_data_view) if paths else None
         return cls(accountant, gate, private, settings)
