@@ -156,6 +156,13 @@ def test_a_sub_agent_spends_from_the_parent_budget_and_stops_it(workspace: Path)
     by_category = {r["category"]: r for r in cost["rows"]}
     assert by_category["subagent"]["calls"] == len(sub_calls)
     assert [s["session_id"] for s in cost["sub_sessions"]] == [child.id]
+    # The table and the plot, asked for the sub-session: its root session's spend.
+    png = workspace / "spend.png"
+    shown = run_intern("cost", child.id, "--png", str(png), env=env, cwd=workspace)
+    assert shown.code == 0, shown.output
+    assert "sub-agents" in shown.output and parent.id in shown.output
+    assert "This session required" in shown.output
+    assert png.read_bytes().startswith(b"\x89PNG")
 
 
 def test_summaries_are_counted_as_spend(workspace: Path, tmp_path: Path) -> None:

@@ -288,7 +288,10 @@ def spend_plot(summary: CostSummary, path: Path) -> str:
     if points:
         start = points[0]["ts"]
         categories = sorted({p["category"] for p in points})
-        xs = [(p["ts"] - start) / 60 for p in points]
+        span = points[-1]["ts"] - start
+        unit, scale = ("hours", 3600.0) if span > 3 * 3600 else (
+            ("minutes", 60.0) if span > 180 else ("seconds", 1.0))
+        xs = [(p["ts"] - start) / scale for p in points]
         totals = {c: 0.0 for c in categories}
         series: dict[str, list[float]] = {c: [] for c in categories}
         for p in points:
@@ -298,7 +301,7 @@ def spend_plot(summary: CostSummary, path: Path) -> str:
         ax.stackplot(xs, *[series[c] for c in categories],
                      labels=[category_label(c) for c in categories])
         ax.legend(loc="upper left", fontsize=8)
-        ax.set_xlabel("minutes since the first spend")
+        ax.set_xlabel(f"{unit} since the first spend")
     ax.set_ylabel("cumulative dollars")
     ax.set_title(f"Spend of session {summary.session_id}")
     fig.tight_layout()
