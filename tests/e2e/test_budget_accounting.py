@@ -209,3 +209,61 @@ def test_summaries_are_counted_as_spend(workspace: Path, tmp_path: Path) -> None
     assert entries[0].completion_tokens > 0 and entries[0].cost_usd > 0
     model_calls = sum(e.cost_usd for e in CostLedger(db).entries(sid))
     assert abs(db.get_session(sid).total_cost_usd - model_calls) < 1e-12
+
+
+def test_synthesis_calls_spend_from_the_session_budget(workspace: Path, tmp_path: Path) -> None:
+    """The synthesize tool's generator calls are recorded as synthesis, count in the
+    session's total, and are stopped by its token budget (what was made is kept)."""
+    import asyncio
+
+    import pytest
+
+    pytest.importorskip("datasketch", reason="the llm extra is not installed")
+    from openintern.agent.session import ResearchSession, SessionOptions
+    from openintern.config import Settings
+    from openintern.demo.llm_data import instruction_rows
+    from openintern.demo.llm_script import SCHEMA, synthesis_reply
+    from openintern.llm.client import LiteLLMClient
+    from openintern.store import Store
+    from openintern.tools.base import ToolRegistry
+    from openintern.tools.synthesize import Synthesize
+
+    arguments = {"name": "numbers", "task": "largest-number questions", "json_schema": SCHEMA,
+                 "seed_examples": instruction_rows()[:3], "n": 40, "per_call": 1,
+                 "output": "data/synth.jsonl", "concurrency": 2}
+
+    def respond(body: dict[str, Any], index: int) -> Step | None:
+        reply = synthesis_reply(body)
+        if reply is not None:
+            return reply
+        tools = [m for m in body["messages"] if m["role"] == "tool"]
+        if tools:
+            return Step(text="Stopped: " + str(tools[-1]["content"])[:300])
+        return Step.model_validate({"tool_calls": [{"name": "synthesize",
+                                                    "arguments": arguments}]})
+
+    db = Store(f"sqlite:///{tmp_path / 'store.db'}")
+
+    async def run() -> tuple[str, int, str]:
+        with ScriptedServer(respond) as server:
+            # The generator is the session's model (its server, a key the server ignores).
+            settings = Settings(workspace=workspace, sandbox="none", model="openai/scripted",
+                                api_base=server.base_url, api_key="x", context_window=64_000,
+                                token_budget=8_000)
+            llm = LiteLLMClient("openai/scripted", api_base=server.base_url, api_key="x",
+                                max_retries=0, context_window_override=64_000)
+            session = ResearchSession.create(settings, "make data", store=db,
+                                             options=SessionOptions(), llm=llm,
+                                             tools=ToolRegistry([Synthesize()]))
+            turn = await session.run("make data")
+            generations = sum(1 for r in server.requests if synthesis_reply(r) is not None)
+            return session.info.id, generations, turn.reason
+
+    sid, generations, reason = asyncio.run(run())
+    entries = CostLedger(db).entries(sid)
+    synthesis = [e for e in entries if e.kind == "synthesis"]
+    assert 0 < len(synthesis) == generations < 40  # the budget stopped it midway
+    assert sum(e.tokens for e in entries) <= 8_000
+    tool = next(m for m in db.load_messages(sid) if m.role == "tool")
+    assert "budget reached" in tool.content and "call synthesize again" in tool.content
+    assert reason in ("budget", "finished")
