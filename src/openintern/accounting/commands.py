@@ -84,6 +84,7 @@ def egress_command(
     entries = egress_entries(store, root_of(store, sid))
     console = Console()
     if not entries:
-        console.print(f"Session {sid} sent no HTTP request.")
+        console.print(f"No request is recorded for session {sid} (it made none, or it ran "
+                      "before OpenIntern kept an egress log).")
         return
     console.print(egress_tables(entries, every=every))

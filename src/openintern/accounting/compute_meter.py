@@ -86,7 +86,10 @@ class MeteredBackend:
     async def status(self, job_id: str) -> JobStatus:
         """The backend's status; a finished job's actual cost is recorded once."""
         status = await self.inner.status(job_id)
-        if status.done:
+        # "unknown" with nothing running (a restarted cluster no longer knows the job): what
+        # was measured is all there will be, and its forecast must not stay reserved.
+        lost = status.state == "unknown" and (status.started_at is None or status.ended_at)
+        if status.done or lost:
             await self._settle(job_id, status)
         return status
 
