@@ -154,19 +154,38 @@ def resume_session(
     return EXIT_CODES.get(result.reason, 1) if result else 0
 
 
+def _budget_to_raise(session: ResearchSession, spent: float) -> str | None:
+    """The option that lifts the budget stop (``--budget 0.12``), when the budget in
+    effect still leaves no room for the call the accountant refused as the turn stopped
+    (it stops before the call that would pass the cap); None when the call fits now."""
+    limits = session.loop.limits
+    stop = session.store.get_session(session.info.id).config.get("budget_stop")
+    stop = stop if isinstance(stop, dict) else {}
+    usd, tokens = stop.get("needed_usd"), stop.get("needed_tokens")
+    budget = limits.budget_usd
+    if budget is not None and (spent >= budget or (isinstance(usd, int | float) and budget < usd)):
+        needed = usd if isinstance(usd, int | float) else spent
+        return f"--budget {max(budget * 2, needed * 1.5, spent + 1.0):.2f}"
+    token_budget = session.settings.token_budget
+    if isinstance(tokens, int) and token_budget is not None and token_budget < tokens:
+        return f"--token-budget {max(token_budget * 2, tokens * 3 // 2)}"
+    return None
+
+
 def _still_blocked(session: ResearchSession) -> str | None:
     """Why continuing the stopped turn would stop again at once, with the command that
     lifts the limit; None when it can continue."""
     info = session.store.get_session(session.info.id)
     sid = info.id
     limits = session.loop.limits
-    if info.status == "budget" and session.loop.budget.exceeded(info.total_cost_usd):
-        budget = limits.budget_usd or 0.0
-        more = max(budget * 2, info.total_cost_usd + 1.0)
+    raise_option = (_budget_to_raise(session, info.total_cost_usd)
+                    if info.status == "budget" else None)
+    if raise_option is not None:
+        budget = limits.budget_usd
+        of = f" of ${budget:.2f}" if budget is not None else ""
         return (
-            f"session {sid} stopped at its budget: ${info.total_cost_usd:.4f} spent of "
-            f"${budget:.2f}. To continue the turn, raise the budget: "
-            f"intern resume {sid} --budget {more:.2f}"
+            f"session {sid} stopped at its budget: ${info.total_cost_usd:.4f} spent{of}. "
+            f"To continue the turn, raise the budget: intern resume {sid} {raise_option}"
         )
     if info.status == "max_iterations":
         done = session.store.model_calls_in_turn(sid)

@@ -6,6 +6,7 @@ passes the budget; `intern cost` reports every category."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +98,15 @@ def test_a_given_price_is_charged_and_the_dollar_budget_never_passed(workspace: 
     assert abs(store().get_session(session.id).total_cost_usd - spent) < 1e-9
     # Never past the cap, and stopped only when the next call could not fit.
     assert spent <= 40
+    # The stop names the next call's estimate: its prompt (no smaller than the last one
+    # sent) plus a short reply would have passed the cap.
+    events = store().events_after(session.id)
+    [stop] = [e for e in events if e.type == "guard_triggered" and e.guard == "budget"]
+    prompt_usd, reply_usd = (float(x) for x in re.findall(r"\$([0-9.,]+) for", stop.detail))
     last = requests[-1]
-    assert spent + estimate_request_tokens(last["messages"], last["tools"]) * 1000 / 1e6 > 40 - 1
+    last_usd = estimate_request_tokens(last["messages"], last["tools"]) * 1000 / 1e6
+    assert prompt_usd >= last_usd - 0.01
+    assert spent + prompt_usd + reply_usd > 40
 
 
 def test_an_unpriced_remote_model_cannot_take_a_dollar_budget(workspace: Path) -> None:

@@ -69,7 +69,9 @@ def test_empty_reply_gets_a_correction_and_the_turn_goes_on(workspace: Path) -> 
     assert not [m for m in after if m["role"] == "assistant" and not m.get("content")
                 and not m.get("tool_calls")]
     [session] = store().list_sessions()
-    guards = [e for e in store().events_after(session.id) if e.type == "guard_triggered"]
+    # (The scripted model has no price: the accountant's "cost" warning comes first.)
+    guards = [e for e in store().events_after(session.id)
+              if e.type == "guard_triggered" and e.guard != "cost"]  # type: ignore[attr-defined]
     assert [g.guard for g in guards] == ["empty_reply"]  # type: ignore[attr-defined]
     assert session.status == "idle" and session.iterations == 4
 
@@ -170,7 +172,8 @@ def test_after_a_budget_stop_resume_says_what_to_type_then_continues(workspace: 
     with ScriptedServer(Script.from_steps(steps)) as server:
         # gpt-4o's price from LiteLLM's table applies even though the scripted server answers.
         env = intern_env(server.base_url, OPENINTERN_MODEL="openai/gpt-4o")
-        first = run_intern("read it all", "--budget", "0.02", env=env, cwd=workspace)
+        # (The first call alone costs about $0.03: the budget allows a few, not all.)
+        first = run_intern("read it all", "--budget", "0.08", env=env, cwd=workspace)
         assert first.code == 3, first.output
         [session] = store().list_sessions()
         calls = len(server.requests)

@@ -38,9 +38,13 @@ Notify = Callable[[str, str], None]  # (guard, text): shown to the user as a war
 class BudgetExhausted(LLMError):
     """The next call would pass the session's budget, so it was not made."""
 
-    def __init__(self, message: str, *, totals: SpendTotals) -> None:
+    def __init__(self, message: str, *, totals: SpendTotals, needed_usd: float | None = None,
+                 needed_tokens: int | None = None) -> None:
         super().__init__(message)
         self.totals = totals
+        # The smallest budget (dollars, tokens) under which the refused call would run.
+        self.needed_usd = needed_usd
+        self.needed_tokens = needed_tokens
 
 
 @dataclass(frozen=True)
@@ -159,11 +163,14 @@ class CostAccountant:
             cap = max_tokens
             spent = self._totals.committed_usd + self._inflight_usd
             reasons: list[str] = []
+            needed_usd: float | None = None
+            needed_tokens: int | None = None
             if self.budget.usd is not None and price is not None:
                 prompt_usd = price.cost_usd(prompt, 0)
                 room = self.budget.usd - spent - prompt_usd
                 cap = min(cap, price.completion_tokens_for(max(0.0, room)))
                 if cap < MIN_REPLY_TOKENS:
+                    needed_usd = spent + prompt_usd + price.cost_usd(0, MIN_REPLY_TOKENS)
                     reasons.append(
                         f"${spent:.4f} of the ${self.budget.usd:g} budget is spent or "
                         f"committed and the next call would cost about ${prompt_usd:.4f} "
@@ -174,12 +181,14 @@ class CostAccountant:
                 room_tokens = self.budget.tokens - used - prompt
                 cap = min(cap, max(0, room_tokens))
                 if room_tokens < MIN_REPLY_TOKENS:
+                    needed_tokens = used + prompt + MIN_REPLY_TOKENS
                     reasons.append(
                         f"{used:,} of the {self.budget.tokens:,}-token budget are used and "
                         f"the next request alone needs about {prompt:,}")
             if reasons:
                 raise BudgetExhausted("budget reached: " + "; ".join(reasons),
-                                      totals=self.totals)
+                                      totals=self.totals, needed_usd=needed_usd,
+                                      needed_tokens=needed_tokens)
             usd = price.cost_usd(prompt, cap) if price is not None else 0.0
             reservation = Reservation(model, price, prompt, prompt_estimate, cap, usd, prompt + cap)
             self._inflight_usd += usd

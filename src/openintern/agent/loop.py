@@ -149,7 +149,7 @@ class ResearchLoop:
         except StoreUnavailable as exc:
             return self._store_failed(exc, iterations, final_text)
         except BudgetExhausted as exc:  # the accountant refused the next call: none was made
-            return await self._db(self._budget_refused, str(exc), iterations - 1, final_text)
+            return await self._db(self._budget_refused, exc, iterations - 1, final_text)
         except (LLMError, ContextOverflowError) as exc:
             return await self._stop(iterations, final_text, self._failed, str(exc), iterations,
                                     final_text)
@@ -198,9 +198,15 @@ class ResearchLoop:
         self._repair()
         return self._complete("interrupted", iterations, text, "")
 
-    def _budget_refused(self, detail: str, iterations: int, text: str) -> TurnComplete:
-        self.bus.emit(GuardTriggered(guard="budget", detail=detail))
-        return self._complete("budget", iterations, text, detail)
+    def _budget_refused(self, exc: BudgetExhausted, iterations: int,
+                        text: str) -> TurnComplete:
+        # Recorded so `intern resume` can tell whether a new budget lets the call run.
+        info = self.store.get_session(self.session_id)
+        self.store.update_session(self.session_id, config={
+            **info.config,
+            "budget_stop": {"needed_usd": exc.needed_usd, "needed_tokens": exc.needed_tokens}})
+        self.bus.emit(GuardTriggered(guard="budget", detail=str(exc)))
+        return self._complete("budget", iterations, text, str(exc))
 
     def _failed(self, message: str, iterations: int, text: str,
                 reason: StopReason = "error") -> TurnComplete:
