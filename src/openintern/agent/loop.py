@@ -149,7 +149,8 @@ class ResearchLoop:
         except StoreUnavailable as exc:
             return self._store_failed(exc, iterations, final_text)
         except BudgetExhausted as exc:  # the accountant refused the next call: none was made
-            return await self._db(self._budget_refused, exc, iterations - 1, final_text)
+            return await self._stop(iterations - 1, final_text, self._budget_refused, exc,
+                                    iterations - 1, final_text)
         except (LLMError, ContextOverflowError) as exc:
             return await self._stop(iterations, final_text, self._failed, str(exc), iterations,
                                     final_text)

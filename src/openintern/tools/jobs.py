@@ -11,6 +11,7 @@ backend's own cost estimate; :class:`HardwareFields`, :func:`paid_launch_reason`
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 import time
