@@ -42,8 +42,9 @@ command -v bwrap >/dev/null 2>&1 || packages+=(bubblewrap)
 # Debian and Ubuntu ship venv's pip bootstrap (ensurepip) in a separate package.
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 \
   || packages+=("python3-venv" "python3.$(python3 -c 'import sys; print(sys.version_info[1])')-venv")
-# The egress-only sandbox network uses user-mode NAT (passt's pasta).
-command -v pasta >/dev/null 2>&1 || packages+=(passt)
+# The egress-only sandbox network uses user-mode NAT (slirp4netns) and ip (iproute2).
+command -v slirp4netns >/dev/null 2>&1 || packages+=(slirp4netns)
+command -v ip >/dev/null 2>&1 || packages+=(iproute2)
 if [ "$dev" -eq 1 ]; then
   # Browser tests drive Debian's Chromium through Playwright (no browser download);
   # the store tests also run against a throwaway PostgreSQL cluster; the job tests look

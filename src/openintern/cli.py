@@ -37,7 +37,16 @@ SandboxOpt = Annotated[
     typer.Option("--sandbox", help="bwrap (default) or none (no isolation: explicit opt-out)."),
 ]
 NetOpt = Annotated[
-    bool | None, typer.Option("--network/--no-network", help="Network inside the sandbox.")
+    bool | None,
+    typer.Option("--network/--no-network",
+                 help="Network inside the sandbox: --network is egress (the default), "
+                      "--no-network is off."),
+]
+NetLevelOpt = Annotated[
+    str | None,
+    typer.Option("--network-level",
+                 help="off, egress (internet only, not this machine's services or private "
+                      "networks; default) or full (the host's network: explicit opt-in)."),
 ]
 BudgetOpt = Annotated[
     float | None,
@@ -144,6 +153,7 @@ def run_cmd(
     workspace: WorkspaceOpt = None,
     sandbox: SandboxOpt = None,
     network: NetOpt = None,
+    network_level: NetLevelOpt = None,
     budget: BudgetOpt = None,
     max_iterations: ItersOpt = None,
     yes: YesOpt = False,
@@ -158,7 +168,7 @@ def run_cmd(
         api_base=api_base,
         workspace=workspace,
         sandbox=sandbox,
-        sandbox_network=network,
+        sandbox_network=network_level if network_level is not None else network,
         budget=budget,
         max_iterations=max_iterations,
         auto_approve=yes,
@@ -379,14 +389,19 @@ def config_cmd() -> None:
     from rich.table import Table
 
     from openintern.config import config_file
+    from openintern.sandbox.commands import containment_summary
+    from openintern.secrets import display_setting
 
     settings = _settings()
     table = Table(title=f"Settings (config file: {config_file()})")
     table.add_column("setting")
     table.add_column("value")
-    for name, value in settings.model_dump().items():
-        table.add_row(name, str(value))  # SecretStr fields print as **********
-    Console().print(table)
+    for name in type(settings).model_fields:
+        # Secrets as **********, passwords in URLs (store_url, ...) as [REDACTED].
+        table.add_row(name, display_setting(name, getattr(settings, name)))
+    console = Console()
+    console.print(table)
+    console.print(containment_summary(settings))
 
 
 # Commands implemented in their own modules (imports there are cheap: typer only).

@@ -12,7 +12,15 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +28,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from openintern.machine import default_max_memory_mib, default_max_processes
 from openintern.secrets import looks_secret
 
 # The newest Claude Sonnet that LiteLLM's bundled price table knows (a test checks this
@@ -226,10 +235,57 @@ class Settings(BaseSettings):
     sandbox: Literal["bwrap", "none"] = Field(
         "bwrap", description="bwrap (bubblewrap, default) or none (no isolation)."
     )
-    sandbox_network: bool = Field(
-        True, description="Allow network inside the sandbox (pip install needs it)."
+    sandbox_network: Literal["off", "egress", "full"] = Field(
+        "egress",
+        description="Network inside the sandbox: off; egress (default: internet only, "
+        "not the host's own services or private networks; pip install works); full (the "
+        "host's network, loopback included: explicit opt-in).",
     )
     shell_timeout_s: int = Field(600, ge=1, description="Default shell command timeout.")
+
+    # --- containment: sandbox limits, network exceptions, job secrets ------------------
+    sandbox_max_processes: int = Field(
+        default_factory=default_max_processes, ge=0,
+        description="Processes (and threads) per command and per job (0: no limit).",
+    )
+    sandbox_max_memory_mib: int = Field(
+        default_factory=default_max_memory_mib, ge=0,
+        description="Memory per command and per job in MiB (0: no limit).",
+    )
+    sandbox_max_cpu_s: int | None = Field(
+        None, ge=1, description="CPU seconds per process inside the sandbox (none: no limit)."
+    )
+    job_max_output_mib: int = Field(
+        100, ge=1, description="A job's output log keeps this much; then metric lines and "
+        "the last lines only.",
+    )
+    cgroup_root: Path | None = Field(
+        None, description="A delegated cgroup v2 folder for the limits (default: found).",
+    )
+    sandbox_egress_allow: list[str] = Field(
+        default_factory=list,
+        description="Private networks (CIDRs) the egress sandbox may reach, e.g. a proxy.",
+    )
+    job_secrets: list[str] = Field(
+        default_factory=list,
+        description="Names of secrets jobs may receive (e.g. WANDB_API_KEY); every "
+        "forwarding still needs a person's approval.",
+    )
+    web_fetch_allow: list[str] = Field(
+        default_factory=list,
+        description="Hosts or CIDRs the web tool may fetch although they are private "
+        "(e.g. an intranet wiki); loopback and metadata addresses stay refused otherwise.",
+    )
+
+    @field_validator("sandbox_network", mode="before")
+    @classmethod
+    def _network_level(cls, value: object) -> object:
+        # --network/--no-network and older configs give booleans: egress / off.
+        if isinstance(value, bool):
+            return "egress" if value else "off"
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+            return "egress" if value.strip().lower() in ("true", "1") else "off"
+        return value
 
     # --- store -----------------------------------------------------------------------------
     store_url: str | None = Field(

@@ -89,6 +89,8 @@ class ApprovalRequested(EventBase):
     # What the launch is expected to cost: hardware x time limit, and the mean of earlier
     # runs of the same script (empty when there is nothing to forecast).
     forecast: str = ""
+    # Names of secrets the call would hand to agent-written code: never auto-approved.
+    forwards_secrets: list[str] = Field(default_factory=list)
 
 
 class ApprovalResolved(EventBase):

@@ -93,7 +93,7 @@ def _start(
     session = ResearchSession.create(
         settings, task, options=SessionOptions(headless=headless, approver=approver)
     )
-    session.bus.subscribe(TerminalRenderer(console))
+    session.bus.subscribe(TerminalRenderer(console, redactor=session.store.redactor))
     return session
 
 
@@ -132,7 +132,7 @@ def resume_session(
         )
     except (SandboxError, StoreError, ValueError) as exc:
         return _report_setup_error(console, exc)
-    session.bus.subscribe(TerminalRenderer(console))
+    session.bus.subscribe(TerminalRenderer(console, redactor=session.store.redactor))
     result: TurnComplete | None = None
     if message is not None:
         result = asyncio.run(_interruptible(session.run(message)))

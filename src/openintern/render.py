@@ -26,6 +26,7 @@ from openintern.events import (
     ToolCallStarted,
     TurnComplete,
 )
+from openintern.secrets import Redactor, StreamRedactor
 
 _STATUS_MARK = {"pending": "○", "in_progress": "◐", "done": "●", "cancelled": "✕"}
 
@@ -62,9 +63,13 @@ def _short_args(name: str, args: dict[str, Any] | str, width: int = 90) -> str:
 class TerminalRenderer:
     """Prints a session's events compactly: streamed text, one line per tool call."""
 
-    def __init__(self, console: Console | None = None, *, show_deltas: bool = True) -> None:
+    def __init__(self, console: Console | None = None, *, show_deltas: bool = True,
+                 redactor: Redactor | None = None) -> None:
         self.console = console or Console(highlight=False)
         self.show_deltas = show_deltas
+        # Secrets never reach the screen (the one policy: openintern.secrets).
+        self.redactor = redactor or Redactor.from_environment()
+        self._stream = StreamRedactor(self.redactor)
         self._streaming = False
         self._started: dict[str, str] = {}
 
@@ -73,11 +78,13 @@ class TerminalRenderer:
         c = self.console
         if isinstance(event, AssistantDelta):
             if self.show_deltas:
-                c.print(escape(event.text), end="", style="white", soft_wrap=True)
+                c.print(escape(self._stream.feed(event.text)), end="", style="white",
+                        soft_wrap=True)
                 self._streaming = True
             return
+        event = self.redactor.model(event)
         if self._streaming:
-            c.print()
+            c.print(escape(self._stream.flush()), style="white", soft_wrap=True)
             self._streaming = False
         if isinstance(event, SessionStarted):
             verb = "resuming" if event.resumed else "session"

@@ -33,6 +33,7 @@ def server() -> Iterator[HfJobsServer]:
 @pytest.fixture
 def backend(server: HfJobsServer) -> HfJobsBackend:
     return HfJobsBackend(endpoint=server.url, token=TOKEN,
+                         allowed_secrets=["WANDB_API_KEY", "GITHUB_TOKEN"],
                          secret_values={"WANDB_API_KEY": WANDB}, cancel_wait_s=5)
 
 
@@ -163,6 +164,7 @@ async def test_402_is_a_clear_error_with_no_fallback(
     server: HfJobsServer, workdir: Path
 ) -> None:
     backend = HfJobsBackend(endpoint=server.url, token=TOKEN, namespace="alice",
+                            allowed_secrets=["WANDB_API_KEY", "GITHUB_TOKEN"],
                             secret_values={"WANDB_API_KEY": WANDB})
     server.fixture.failures["/api/jobs/alice"] = (
         402, {"error": "You need to add a payment method to run jobs"})

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from hf_fixture import HfJobsFixture, HfJobsServer
 
-from openintern.agent.guards import DenyingApprover
+from openintern.agent.guards import AutoApprover, DenyingApprover
 from openintern.agent.session import ResearchSession, SessionOptions
 from openintern.config import Settings
-from openintern.events import ApprovalRequested, EventBase
+from openintern.events import ApprovalRequested, ApprovalResolved, EventBase, JobUpdate
 from openintern.llm.script import Script
 from openintern.llm.scripted import ScriptedServer
 from openintern.store import Store
@@ -62,7 +62,8 @@ def settings(tmp_path: Path, server: HfJobsServer, monkeypatch: pytest.MonkeyPat
     ws.mkdir()
     (ws / "train.py").write_text("print('{\"step\": 1, \"loss\": 0.5}')\n")
     return Settings(workspace=ws, sandbox="none", model="openai/scripted",
-                    context_window=64_000, hf_endpoint=server.url, hf_token=TOKEN)
+                    context_window=64_000, hf_endpoint=server.url, hf_token=TOKEN,
+                    job_secrets=["WANDB_API_KEY"])
 
 
 @pytest.fixture
@@ -135,7 +136,9 @@ async def test_approved_launch_shows_the_cost_and_sends_flavor_and_secrets(
     (request,) = approvals(events)
     assert approver.requests == [request]
     assert request.name == name
-    assert request.reason == "launching 1 Hugging Face Job on a10g-small costs money"
+    assert request.reason == ("launching 1 Hugging Face Job on a10g-small costs money; "
+                              "hands the secret(s) WANDB_API_KEY to the job's code")
+    assert request.forwards_secrets == ["WANDB_API_KEY"]
     # Live hourly price × the time limit in hours (0.5 h): $0.60, not the table's $0.50.
     assert request.cost_estimate_usd == pytest.approx(hourly(server, "a10g-small") * 0.5)
     assert request.arguments["secrets"] == ["WANDB_API_KEY"]
@@ -161,7 +164,7 @@ async def test_denied_launch_reaches_no_job_endpoint_and_tells_the_model(
 ) -> None:
     events, tool_texts, _ = await run_call(
         settings, store, DenyingApprover(), "jobs",
-        {"operation": "submit", "command": "python train.py", **HF_JOB})
+        {"operation": "submit", "command": "python train.py", **HF_JOB, "secrets": []})
     (request,) = approvals(events)
     assert request.cost_estimate_usd == pytest.approx(hourly(server, "a10g-small") * 0.5)
     assert launches(server) == [] and server.fixture.jobs == {}
@@ -180,7 +183,8 @@ async def test_sweep_on_hf_asks_once_for_the_total_of_all_runs(
         "space": {"lr": [0.1, 0.01]}, "seeds": 2, "primary_metric": "loss", **HF_JOB})
 
     (request,) = approvals(events)
-    assert request.reason == "launching 4 Hugging Face Jobs on a10g-small costs money"
+    assert request.reason == ("launching 4 Hugging Face Jobs on a10g-small costs money; "
+                              "hands the secret(s) WANDB_API_KEY to the job's code")
     assert request.cost_estimate_usd == pytest.approx(4 * hourly(server, "a10g-small") * 0.5)
     sent = launches(server)
     assert len(sent) == 4
@@ -225,3 +229,53 @@ async def test_local_submit_needs_no_approval(
     assert approvals(events) == [] and approver.requests == []
     assert tool_texts[0].startswith("Submitted job") and "on local" in tool_texts[0]
     assert server.fixture.requests == []
+
+
+# --- secrets: the user's allowlist, and a person's approval every time -------------------
+
+
+async def test_a_model_chosen_secret_outside_the_allowlist_is_refused(
+    settings: Settings, store: Store, server: HfJobsServer
+) -> None:
+    approver = RecordingApprover(answer=True)
+    events, tool_texts, _ = await run_call(settings, store, approver, "jobs", {
+        "operation": "submit", "command": "env", "backend": "local",
+        "secrets": ["ANTHROPIC_API_KEY"]})
+    assert approvals(events) == [] and approver.requests == []
+    (text,) = tool_texts
+    assert text.startswith("ERROR") and "ANTHROPIC_API_KEY" in text
+    assert "job_secrets" in text and "OPENINTERN_JOB_SECRETS" in text  # how to allow it
+    assert not any(isinstance(e, JobUpdate) for e in events)  # nothing was submitted
+
+
+async def test_the_compute_budget_never_approves_forwarding_a_secret(
+    settings: Settings, store: Store, server: HfJobsServer
+) -> None:
+    rich = settings.model_copy(update={"compute_budget_usd": 100.0})
+    approver = RecordingApprover(answer=False)
+    events, _, _ = await run_call(rich, store, approver, "jobs", {
+        "operation": "submit", "command": "python train.py", **HF_JOB})
+    (request,) = approvals(events)
+    assert request.cost_estimate_usd is not None and request.cost_estimate_usd < 100
+    assert approver.requests == [request]  # asked a person despite the budget
+    assert [e.by for e in events if isinstance(e, ApprovalResolved)] == ["RecordingApprover"]
+    assert launches(server) == []
+    # Without the secret the same launch fits the budget and needs nobody.
+    approver = RecordingApprover(answer=False)
+    events, _, _ = await run_call(rich, store, approver, "jobs", {
+        "operation": "submit", "command": "python train.py", **HF_JOB, "secrets": []})
+    assert approver.requests == []
+    assert [e.by for e in events if isinstance(e, ApprovalResolved)] == ["compute budget"]
+
+
+async def test_yes_does_not_approve_forwarding_a_secret_even_to_a_local_job(
+    settings: Settings, store: Store, server: HfJobsServer
+) -> None:
+    events, tool_texts, _ = await run_call(settings, store, AutoApprover(), "jobs", {
+        "operation": "submit", "command": "echo $WANDB_API_KEY", "backend": "local",
+        "secrets": ["WANDB_API_KEY"]})
+    (request,) = approvals(events)
+    assert request.forwards_secrets == ["WANDB_API_KEY"]
+    (text,) = tool_texts
+    assert text.startswith("ERROR") and "only a person may approve" in text
+    assert not any(isinstance(e, JobUpdate) for e in events)

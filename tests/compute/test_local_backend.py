@@ -76,9 +76,10 @@ async def test_real_training_reports_metrics_and_logs(ws: Path, sandbox: str) ->
     assert [p.step for p in accs] == [1, 2, 3]
     assert all(0.5 < p.value <= 1.0 for p in accs)  # digits is easy
     run_dir = backend.run_dir(job)
-    for name in ("command.sh", "output.log", "metrics.jsonl", "exit_code", "pid",
-                 "started_at", "spec.json"):
+    for name in ("command.sh", "output.log", "exit_code", "pid", "started_at", "spec.json",
+                 "spec.sig"):
         assert (run_dir / name).exists(), name
+    assert backend.metric_files(job)["metrics"].is_file()
     # No GPU here: the job saw an empty CUDA_VISIBLE_DEVICES.
     assert (run_dir / "gpus").read_text() == ""
 

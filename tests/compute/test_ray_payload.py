@@ -28,13 +28,15 @@ def _closed_port() -> int:
 
 
 def test_submission_payload_carries_pip_gpus_and_scrubbed_env(tmp_path: Path) -> None:
-    backend = RayJobsBackend("127.0.0.1:8265")
+    backend = RayJobsBackend("127.0.0.1:8265", allowed_secrets=["WANDB_API_KEY"])
     spec = JobSpec(
         command="python train.py --lr 0.1", workdir=tmp_path, name="t", gpus=2,
         pip=["scikit-learn==1.5.0", "numpy<3"],
         env={"SEED": "3", "HF_TOKEN": "hf_abcdefghijklmnopqrstuvwx", "DB_PASSWORD": "pw"},
         secrets=["WANDB_API_KEY"],
     )
+    with pytest.raises(JobBackendError, match="job_secrets"):
+        RayJobsBackend("127.0.0.1:8265").build_submission(spec, "gcs://x.zip", "id")
     payload = backend.build_submission(spec, "gcs://_ray_pkg_abc.zip", "openintern-t-1")
     assert payload["submission_id"] == "openintern-t-1"
     assert payload["entrypoint_num_gpus"] == 2

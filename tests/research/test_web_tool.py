@@ -13,6 +13,10 @@ from openintern.sources.web import SearxngProvider, fetch_page
 from openintern.tools.base import ToolError
 from openintern.tools.web import Web
 
+# The fixture servers listen on loopback, which the web tool refuses unless the user opens
+# it (web_fetch_allow); tests/research/test_web_ssrf.py attacks that refusal.
+LOCAL = ["127.0.0.1"]
+
 PAGE = """<html><head><title>Scaling laws, briefly</title></head><body>
 <header><a href="/">Blog</a></header><nav><a href="/about">About</a></nav>
 <article><h1>Scaling laws</h1><p>Loss falls as a <em>power law</em> in compute.</p>
@@ -25,7 +29,8 @@ async def test_fetch_html_as_markdown(tmp_path: Path, serve) -> None:  # type: i
     server = serve({"/post": Route(body=PAGE, content_type="text/html; charset=utf-8"),
                     "/old": Route(status=301, headers={"Location": "/post"})})
     # Tokens are configured, but a model-chosen URL never receives any of them.
-    ctx = make_ctx(tmp_path, hf_token="hf_x", github_token="ghp_y", hf_endpoint=server.url)
+    ctx = make_ctx(tmp_path, hf_token="hf_x", github_token="ghp_y", hf_endpoint=server.url,
+                   web_fetch_allow=LOCAL)
     result = await run_tool(Web(), ctx, operation="fetch", url=f"{server.url}/old")
     text = result.text
     assert text.startswith(f"# Scaling laws, briefly\nSource: {server.url}/post")
@@ -39,9 +44,9 @@ async def test_fetch_html_as_markdown(tmp_path: Path, serve) -> None:  # type: i
 
 async def test_fetch_plain_text_and_size_cap(tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
     server = serve({"/big.txt": Route(body="line\n" * 100_000)})
-    page = await fetch_page(f"{server.url}/big.txt", max_bytes=10_000)
+    page = await fetch_page(f"{server.url}/big.txt", max_bytes=10_000, allow=LOCAL)
     assert page.truncated_bytes and len(page.markdown) == 10_000
-    ctx = make_ctx(tmp_path)
+    ctx = make_ctx(tmp_path, web_fetch_allow=LOCAL)
     result = await run_tool(Web(), ctx, operation="fetch", url=f"{server.url}/big.txt",
                             max_chars=2000)
     assert "truncated: showing" in result.text
@@ -49,7 +54,7 @@ async def test_fetch_plain_text_and_size_cap(tmp_path: Path, serve) -> None:  # 
 
 async def test_fetch_refusals_and_failures(tmp_path: Path, serve) -> None:  # type: ignore[no-untyped-def]
     server = serve({"/img": Route(body=b"\x89PNG....", content_type="image/png")})
-    ctx = make_ctx(tmp_path)
+    ctx = make_ctx(tmp_path, web_fetch_allow=LOCAL)
     for url in ("file:///etc/passwd", "ftp://example.org/x", "javascript:alert(1)", "/etc"):
         with pytest.raises(ToolError, match="only http:// and https://"):
             await run_tool(Web(), ctx, operation="fetch", url=url)

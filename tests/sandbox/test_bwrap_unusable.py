@@ -11,7 +11,7 @@ import pytest
 from rich.console import Console
 
 from openintern.demo.runner import _choose_sandbox
-from openintern.sandbox import bwrap
+from openintern.sandbox import bwrap_probe
 from openintern.sandbox.base import SandboxError
 
 _REFUSAL = ("bwrap: No permissions to create new namespace, likely because the kernel "
@@ -25,14 +25,14 @@ def unusable_bwrap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     fake.write_text(f"#!/bin/sh\necho '{_REFUSAL}' >&2\nexit 1\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
-    bwrap._probe.cache_clear()
+    bwrap_probe._probe.cache_clear()
     yield fake
-    bwrap._probe.cache_clear()
+    bwrap_probe._probe.cache_clear()
 
 
 def test_find_bwrap_reports_the_refusal(unusable_bwrap: Path) -> None:
     with pytest.raises(SandboxError) as caught:
-        bwrap.find_bwrap()
+        bwrap_probe.find_bwrap()
     message = str(caught.value)
     assert "cannot create a sandbox here" in message and _REFUSAL in message
     assert "not installed" not in message

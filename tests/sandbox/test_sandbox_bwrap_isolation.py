@@ -146,8 +146,10 @@ async def test_network_off_cannot_reach_host_loopback(
     assert "ConnectionRefusedError" in result.output or "unreachable" in result.output
 
 
-async def test_network_on_reaches_host_loopback(shared_workspace: Path, loopback_port: int) -> None:
-    sandbox = BwrapSandbox(shared_workspace, network=True)
+async def test_network_full_reaches_host_loopback(
+    shared_workspace: Path, loopback_port: int
+) -> None:
+    sandbox = BwrapSandbox(shared_workspace, network="full")
     result = await sandbox.run(_CONNECT.format(port=loopback_port), timeout_s=30)
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "pong"

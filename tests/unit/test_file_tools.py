@@ -71,3 +71,48 @@ async def test_symlink_escape_is_refused(tmp_path: Path) -> None:
     (ws / "link").symlink_to(tmp_path)
     with pytest.raises(ToolError, match="outside the workspace"):
         await _run(ws, "write_file", path="link/evil.txt", content="x")
+
+
+# --- what the sandbox hides, the host-side file tools refuse too ------------------------
+
+
+async def test_env_files_are_refused_even_through_a_link(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("OPENAI_API_KEY=sk-dotenv-secret-0123456789\n")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / ".env.production").write_text("DB_PASSWORD=hunter2\n")
+    (tmp_path / "notes.txt").symlink_to(tmp_path / ".env")  # made by agent code
+    for path in (".env", "conf/.env.production", "notes.txt", str(tmp_path / ".env")):
+        with pytest.raises(ToolError, match=r"\.env files hold credentials"):
+            await _run(tmp_path, "read_file", path=path)
+    with pytest.raises(ToolError, match="refusing to write"):
+        await _run(tmp_path, "write_file", path=".env", content="OPENAI_API_KEY=mine\n")
+    with pytest.raises(ToolError, match="refusing to write"):
+        await _run(tmp_path, "edit_file", path="notes.txt", old_text="OPENAI", new_text="X")
+    assert (tmp_path / ".env").read_text().startswith("OPENAI_API_KEY=sk-dotenv")
+
+
+async def test_openintern_internals_are_refused_but_spilled_output_is_readable(
+    tmp_path: Path,
+) -> None:
+    spill = tmp_path / ".openintern" / "spill"
+    spill.mkdir(parents=True)
+    (spill / "call_1.txt").write_text("full tool output\n")
+    (tmp_path / ".openintern" / "venv.lock").write_text("")
+    page = await _run(tmp_path, "read_file", path=".openintern/spill/call_1.txt")
+    assert "full tool output" in page.text
+    with pytest.raises(ToolError, match="internal state"):
+        await _run(tmp_path, "read_file", path=".openintern/venv.lock")
+    for path in (".openintern/spill/call_1.txt", ".openintern/runs/x/spec.json"):
+        with pytest.raises(ToolError, match="read-only for the agent"):
+            await _run(tmp_path, "write_file", path=path, content="forged")
+
+
+async def test_a_store_inside_the_workspace_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "store"
+    data.mkdir()
+    (data / "openintern.db").write_text("all sessions")
+    monkeypatch.setenv("OPENINTERN_DATA_DIR", str(data))
+    with pytest.raises(ToolError, match="store and configuration"):
+        await _run(tmp_path, "read_file", path="store/openintern.db")

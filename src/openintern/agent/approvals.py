@@ -14,7 +14,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from openintern.agent.guards import ApprovalDecision, Approver, CheckedCall, DenyingApprover
+from openintern.agent.guards import (
+    ApprovalDecision,
+    Approver,
+    AutoApprover,
+    CheckedCall,
+    DenyingApprover,
+)
 from openintern.agent.offload import off_loop
 from openintern.events import ApprovalRequested, ApprovalResolved, ErrorEvent, EventBus
 from openintern.tools.base import ToolContext
@@ -66,6 +72,7 @@ class ApprovalGate:
             reason=reason,
             cost_estimate_usd=await item.tool.cost_estimate_usd(item.params, self.tool_ctx),
             forecast=await item.tool.cost_forecast(item.params, self.tool_ctx),
+            forwards_secrets=item.tool.forwarded_secrets(item.params, self.tool_ctx),
         )
         # On the loop, not in a worker thread (one short write, and approvals are rare):
         # from here to the approver waiting for an answer no other task may run, or a
@@ -73,10 +80,11 @@ class ApprovalGate:
         self.bus.emit(request)
         estimate = request.cost_estimate_usd
         budget = self.compute_budget_usd
-        if estimate is not None and budget is not None and (
+        if estimate is not None and budget is not None and not request.forwards_secrets and (
             self.compute_spent_usd + estimate <= budget
         ):
-            # Within the compute budget the user set: no question asked, spend recorded.
+            # Within the compute budget the user set: no question asked, spend recorded
+            # (a job that would get a secret always asks a person).
             await self._spend(estimate)
             await off_loop(self.bus.emit, ApprovalResolved(
                 request_id=request.request_id, approved=True, by="compute budget"))
@@ -103,7 +111,7 @@ class ApprovalGate:
             if estimate is not None:
                 await self._spend(estimate)
             return Approval(None, params, changed)
-        if isinstance(self.approver, DenyingApprover):
+        if isinstance(self.approver, DenyingApprover | AutoApprover):
             return Approval(self.approver.reason(request), params)
         return Approval(NOT_APPROVED, params)
 

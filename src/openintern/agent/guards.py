@@ -319,12 +319,26 @@ class Approver(Protocol):
         ...
 
 
+_SECRETS_NEED_A_PERSON = (
+    "{name} would hand the secret(s) {names} to agent-written code, which only a person "
+    "may approve (neither --yes nor --compute-budget does); the call was not run. Continue "
+    "without the secret if you can, or ask the user to run the session interactively "
+    "(intern, intern resume -i) or in the web app and approve it there."
+)
+
+
 class AutoApprover:
-    """Approves everything. Only for an explicit opt-in (``--yes``)."""
+    """Approves everything (explicit opt-in, ``--yes``) except handing secrets to
+    agent-written code, which only a person may approve."""
 
     async def approve(self, request: ApprovalRequested) -> bool:
-        """Always True."""
-        return True
+        """True unless the call forwards secrets."""
+        return not request.forwards_secrets
+
+    def reason(self, request: ApprovalRequested) -> str:
+        """The text to return to the model for a call it refused."""
+        return _SECRETS_NEED_A_PERSON.format(name=request.name,
+                                             names=", ".join(request.forwards_secrets))
 
 
 class DenyingApprover:
@@ -335,6 +349,9 @@ class DenyingApprover:
 
     def reason(self, request: ApprovalRequested) -> str:
         """The text to return to the model for a denied call."""
+        if request.forwards_secrets:
+            return _SECRETS_NEED_A_PERSON.format(name=request.name,
+                                                 names=", ".join(request.forwards_secrets))
         why = f" ({request.reason})" if request.reason else ""
         return (
             f"{request.name} needs approval{why}; approval is not available in headless "

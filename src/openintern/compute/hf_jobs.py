@@ -20,7 +20,7 @@ import os
 import re
 import tarfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,7 +31,7 @@ from openintern.compute.hf_pricing import (
     estimate_cost_usd,
     hourly_prices_from_hardware,
 )
-from openintern.compute.job_env import scrub_env, wrapped_command
+from openintern.compute.job_env import check_secret_names, scrub_env, wrapped_command
 from openintern.compute.ray_package import packable_files
 from openintern.config import Settings
 from openintern.egress import egress_purpose
@@ -62,7 +62,8 @@ DEFAULT_TIMEOUT_S = 3600.0
 
 def pack_code(root: Path, *, max_b64_bytes: int = MAX_CODE_B64_BYTES,
               private: PrivatePaths | None = None) -> str:
-    """``root`` as a base64 tar.gz (caches and VCS folders left out, and every file under
+    """``root`` as a base64 tar.gz (caches, VCS folders, ``.openintern/`` and ``.env*``
+    files left out, and every file under
     ``private`` paths)."""
     return pack_code_listing(root, max_b64_bytes=max_b64_bytes, private=private)[0]
 
@@ -112,7 +113,11 @@ class HfJobsBackend:
         default_timeout_s: float = DEFAULT_TIMEOUT_S,
         cancel_wait_s: float = 15.0,
         private: PrivatePaths | None = None,
+        allowed_secrets: Iterable[str] = (),
     ) -> None:
+        """``allowed_secrets``: the user's ``job_secrets`` allowlist; ``secret_values``
+        where their values come from (default: the agent's environment)."""
+        self.allowed_secrets = list(allowed_secrets)
         if not token:
             raise JobBackendError(
                 "Hugging Face Jobs needs a token with write access: set HF_TOKEN "
@@ -139,7 +144,8 @@ class HfJobsBackend:
         if token:
             values.setdefault("HF_TOKEN", token)
         return cls(endpoint=settings.hf_endpoint, token=token, secret_values=values,
-                   private=PrivatePaths.of(settings.workspace, settings.private_paths))
+                   private=PrivatePaths.of(settings.workspace, settings.private_paths),
+                   allowed_secrets=settings.job_secrets)
 
     # --- plumbing ---------------------------------------------------------------------
     def _client(self) -> HfApi:
@@ -245,6 +251,7 @@ class HfJobsBackend:
 
     def build_job(self, spec: JobSpec, code_b64: str) -> dict[str, Any]:
         """The keyword arguments of ``HfApi.run_job`` for ``spec`` (secrets resolved)."""
+        check_secret_names(spec.secrets, self.allowed_secrets)
         env, _dropped = scrub_env(spec.env)
         missing = [n for n in spec.secrets if not self._secret_values.get(n)]
         if missing:

@@ -11,39 +11,69 @@ import shlex
 from collections.abc import Iterable
 from pathlib import Path
 
-from openintern.compute.base import JobSpec
-from openintern.secrets import _SECRET_NAME, _SECRET_PREFIXES, looks_secret
+from openintern.compute.base import JobBackendError, JobSpec
+from openintern.secrets import CREDENTIAL_NAME_ERE, SECRET_PREFIX_ERE, is_secret_name
 
 # Exit status of coreutils ``timeout`` when the time limit was hit.
 TIMEOUT_EXIT_CODE = 124
 DEFAULT_RUN_SUBDIR = ".openintern/run"
 
 
+def missing_secret_names(names: Iterable[str], allowed: Iterable[str]) -> list[str]:
+    """The names of ``names`` that the user's ``job_secrets`` allowlist does not hold."""
+    allow = set(allowed)
+    return [name for name in names if name not in allow]
+
+
+def secret_allowlist_hint(names: Iterable[str]) -> str:
+    """How the user allows secrets for jobs."""
+    listed = ", ".join(f'"{n}"' for n in names)
+    return (f"to allow it, add it to job_secrets in the config file "
+            f"(job_secrets = [{listed}]) or set OPENINTERN_JOB_SECRETS='[{listed}]'; "
+            "each job that receives a secret still needs a person's approval")
+
+
+def check_secret_names(names: Iterable[str], allowed: Iterable[str]) -> None:
+    """Raise ``JobBackendError`` unless every name is in the user's allowlist."""
+    refused = missing_secret_names(names, allowed)
+    if refused:
+        raise JobBackendError(
+            f"the job asks for secret(s) {', '.join(refused)}, which the user has not "
+            f"allowed for jobs; {secret_allowlist_hint(refused)}")
+
+
 def scrub_env(env: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     """``env`` without secret-looking variables, and the names that were dropped."""
-    kept = {k: str(v) for k, v in env.items() if not looks_secret(k)}
-    dropped = sorted(k for k in env if looks_secret(k))
+    kept = {k: str(v) for k, v in env.items() if not is_secret_name(k)}
+    dropped = sorted(k for k in env if is_secret_name(k))
     return kept, dropped
 
 
-def scrub_prologue(keep: Iterable[str] = ()) -> str:
-    """Bash that unsets every secret-looking variable the job inherited, except ``keep``.
+def scrub_prologue(keep: Iterable[str] = (), *, runtime_prefixes: Iterable[str] = ()) -> str:
+    """Bash that unsets every secret-looking variable the job inherited, except ``keep``
+    and, unless they name a credential, variables of the platform's own runtime
+    (``runtime_prefixes``, e.g. ``RAY_`` inside a Ray job).
 
     A Ray job inherits the environment of the process that started the node; a head started
     from a shell with ``OPENAI_API_KEY`` exported would otherwise hand it to the job. The
-    patterns are those of :func:`openintern.secrets.looks_secret` (``\\b`` becomes ``$``:
-    a variable name has no other word boundary).
+    patterns are those of :func:`openintern.secrets.is_secret_name` (the same POSIX
+    regular expressions, run by bash).
     """
-    names = _SECRET_NAME.pattern.replace(r"\b", "$")
-    prefixes = "^(" + "|".join(_SECRET_PREFIXES) + ")"
+    names = shlex.quote(CREDENTIAL_NAME_ERE)
+    prefixes = shlex.quote(SECRET_PREFIX_ERE)
     kept = "|".join(shlex.quote(k) for k in sorted(set(keep))) or "''"
+    runtime = "|".join(f"{shlex.quote(p)}*" for p in sorted(set(runtime_prefixes))) or "''"
     return "\n".join([
+        f"__oi_c={names}",
+        f"__oi_p={prefixes}",
         "for __oi_n in $(compgen -e); do",
         '  __oi_u="${__oi_n^^}"',
         f'  case "$__oi_n" in {kept}) continue;; esac',
-        f"  if [[ $__oi_u =~ {names} || $__oi_u =~ {prefixes} ]]; then unset \"$__oi_n\"; fi",
+        '  if [[ $__oi_u =~ $__oi_c ]]; then unset "$__oi_n"; continue; fi',
+        f'  case "$__oi_u" in {runtime}) continue;; esac',
+        '  if [[ $__oi_u =~ $__oi_p ]]; then unset "$__oi_n"; fi',
         "done",
-        "unset __oi_n __oi_u",
+        "unset __oi_n __oi_u __oi_c __oi_p",
     ])
 
 

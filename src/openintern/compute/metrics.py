@@ -18,6 +18,8 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,6 +186,21 @@ class StreamState:
                    int(data.get("skipped", 0)))
 
 
+def read_job_file(path: Path, offset: int, max_bytes: int) -> bytes:
+    """Up to ``max_bytes`` of ``path`` from ``offset``; b"" when it is missing or is not a
+    plain file. Job code may write next to its metrics file, so a symbolic link (to a
+    host file) or a FIFO (which would block the reader) planted there is never read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        handle.seek(offset)
+        return handle.read(max_bytes)
+
+
 class MetricStream:
     """Incremental reader of one growing file (metrics JSONL or an output log)."""
 
@@ -196,12 +213,7 @@ class MetricStream:
         """Points from the complete lines appended since the last call. With ``final``
         (the job ended) a last line without a newline is read too. Blocking file I/O:
         call from a worker thread in async code."""
-        try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self.state.offset)
-                chunk = handle.read(max_bytes)
-        except FileNotFoundError:
-            return []
+        chunk = read_job_file(self.path, self.state.offset, max_bytes)
         if not chunk:
             return []
         end = chunk.rfind(b"\n")

@@ -15,6 +15,7 @@ import re
 import shlex
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import httpx
 from openintern.compute.base import JobBackendError, JobSpec, JobState, JobStatus
 from openintern.compute.job_env import (
     TIMEOUT_EXIT_CODE,
+    check_secret_names,
     scrub_env,
     scrub_prologue,
     wrapped_command,
@@ -84,7 +86,11 @@ class RayJobsBackend:
         request_timeout_s: float = 60.0,
         cancel_wait_s: float = 15.0,
         private: PrivatePaths | None = None,
+        allowed_secrets: Iterable[str] = (),
     ) -> None:
+        """``allowed_secrets``: the user's ``job_secrets`` allowlist (the only names a
+        job may keep from the cluster's environment)."""
+        self.allowed_secrets = list(allowed_secrets)
         self.address = _normalise_address(address)
         self.private = private  # never packed into a job
         self._token = auth_token
@@ -105,7 +111,8 @@ class RayJobsBackend:
             else _default_token()
         )
         return cls(settings.ray_address, auth_token=token,
-                   private=PrivatePaths.of(settings.workspace, settings.private_paths))
+                   private=PrivatePaths.of(settings.workspace, settings.private_paths),
+                   allowed_secrets=settings.job_secrets)
 
     # --- HTTP -------------------------------------------------------------------------
     async def _request(
@@ -158,6 +165,7 @@ class RayJobsBackend:
         the names in ``spec.secrets`` (Ray has no secret store: a named secret is one the
         cluster's own environment provides; the agent never sends a value).
         """
+        check_secret_names(spec.secrets, self.allowed_secrets)
         env, _dropped = scrub_env(spec.env)
         runtime_env: dict[str, Any] = {"working_dir": working_dir_uri, "env_vars": env}
         if spec.pip:
@@ -166,7 +174,8 @@ class RayJobsBackend:
         payload: dict[str, Any] = {
             "entrypoint": "bash -c "
             + shlex.quote(
-                wrapped_command(spec, prologue=scrub_prologue([*_RAY_OWN_SECRETS, *spec.secrets]))
+                wrapped_command(spec, prologue=scrub_prologue([*_RAY_OWN_SECRETS, *spec.secrets],
+                                                            runtime_prefixes=["RAY_"]))
             ),
             "submission_id": submission_id,
             "runtime_env": runtime_env,

@@ -18,12 +18,21 @@ from pathlib import Path
 
 from openintern.private_paths import PrivatePaths
 
-# Directories never worth shipping to a cluster (caches, environments, VCS metadata).
+# Directories never shipped to a cluster: caches, environments, VCS metadata, and
+# OpenIntern's own folder (venv, spilled outputs, job outputs).
 EXCLUDED_DIRS = frozenset(
     {".git", "__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".ruff_cache",
-     ".pytest_cache", ".ipynb_checkpoints"}
+     ".pytest_cache", ".ipynb_checkpoints", ".openintern"}
 )
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
+
+
+def is_excluded(rel_parts: tuple[str, ...]) -> bool:
+    """Whether a path (its parts relative to the packed folder) stays out of a code
+    package: excluded folders, compiled files, and ``.env*`` files (credentials)."""
+    if any(part in EXCLUDED_DIRS or part.startswith(".env") for part in rel_parts):
+        return True
+    return bool(rel_parts) and rel_parts[-1].endswith(EXCLUDED_SUFFIXES)
 # Ray's own limit is the gRPC message size (512 MiB); stay well below it.
 MAX_PACKAGE_BYTES = 100 * 1024 * 1024
 # A fixed timestamp keeps the zip bytes identical for identical content.
@@ -68,9 +77,9 @@ def _files(root: Path) -> list[Path]:
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root):
         # Pruning in place stops os.walk from descending into excluded folders.
-        dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if not is_excluded((d,)))
         for filename in sorted(filenames):
-            if not filename.endswith(EXCLUDED_SUFFIXES):
+            if not is_excluded((filename,)):
                 path = Path(dirpath) / filename
                 if path.is_file():
                     found.append(path)

@@ -22,7 +22,9 @@ BackendFactory = Callable[["Settings", Path, "Sandbox"], JobBackend]
 def _local(settings: Settings, workspace: Path, sandbox: Sandbox) -> JobBackend:
     from openintern.compute.local import LocalBackend
 
-    return LocalBackend(workspace, sandbox)
+    return LocalBackend(workspace, sandbox, max_output_mib=settings.job_max_output_mib,
+                        cgroup_root=str(settings.cgroup_root) if settings.cgroup_root else None,
+                        allowed_secrets=settings.job_secrets)
 
 
 def _ray(settings: Settings, workspace: Path, sandbox: Sandbox) -> JobBackend:

@@ -1,30 +1,40 @@
 """The on-disk layout of local jobs, and the queue that starts them.
 
-Standard library only: the detached launcher imports this too. Everything about a job
-lives in ``<workspace>/.openintern/runs/<job_id>/``::
+Standard library only: the detached launcher imports this too. A job's control files are
+host-only: they live in the data directory, which the sandbox never shows, at
+``<data dir>/jobs/<workspace key>/<job_id>/``::
 
-    spec.json      what to run (sandbox-wrapped argv and environment, timeout, GPUs)
-    command.sh     the user's command with a prologue (cd, metric variables, GPUs)
-    output.log     stdout and stderr
-    metrics.jsonl  openintern.track.log records
+    spec.json      what to run (sandbox-wrapped argv and environment, timeout, GPUs, limits)
+    spec.sig       HMAC-SHA256 of spec.json under this host's key (``jobs/.signing-key``)
+    command.sh     the user's command with its prologue (a record; the argv carries it)
+    output.log     stdout and stderr (capped by the launcher)
     pid            "<launcher pid> <start time>" written when the job starts
     child          "<command pid> <start time>" (its process group is the job's)
     gpus           the GPU indices given to the job ("" for none)
-    started_at, ended_at, exit_code
+    started_at, ended_at, exit_code, detail
     state          the final state; written last, so its presence means "finished"
     cancel         marker: cancellation was requested
 
-Queue and running sets are marker files in ``runs/.queue/`` and ``runs/.running/`` so a
-pump looks only at active jobs. The pump runs under an ``flock``; both the backend and
-every launcher (when its job ends) pump, so queued jobs start even while the agent is down.
+What the job itself writes (``OPENINTERN_RUN_DIR``: metrics.jsonl, checkpoints, plots) goes
+to ``<workspace>/.openintern/runs/<job_id>/``, the one folder of ``.openintern`` the job may
+write. The launcher runs a spec only if its signature verifies, so nothing agent code
+writes can become a host command.
+
+Queue and running sets are marker files in ``.queue/`` and ``.running/`` so a pump looks
+only at active jobs. The pump runs under an ``flock``; both the backend and every launcher
+(when its job ends) pump, so queued jobs start even while the agent is down.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import hmac
 import json
 import os
+import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -34,11 +44,83 @@ from pathlib import Path
 from typing import Any
 
 FINAL_STATES = ("succeeded", "failed", "cancelled", "timeout")
+SIGNING_KEY = ".signing-key"
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class SpecRefused(Exception):
+    """A job spec that this host did not write (or that was changed since)."""
 
 
 def runs_root(workspace: Path) -> Path:
-    """Where a workspace's local job directories live."""
-    return workspace.resolve() / ".openintern" / "runs"
+    """Where a workspace's job control directories live (in the data directory)."""
+    from openintern.config import data_dir  # lazy: the launcher never needs settings
+
+    resolved = workspace.resolve()
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:16]
+    name = _UNSAFE_NAME.sub("-", resolved.name)[:40] or "workspace"
+    return data_dir() / "jobs" / f"{name}-{digest}"
+
+
+def job_output_dir(workspace: Path, job_id: str) -> Path:
+    """The folder a job writes (``OPENINTERN_RUN_DIR``), inside the workspace."""
+    return workspace.resolve() / ".openintern" / "runs" / job_id
+
+
+def _key_path(root: Path) -> Path:
+    return root.parent / SIGNING_KEY
+
+
+def signing_key(root: Path, *, create: bool) -> bytes:
+    """This host's key for signing job specs (made on first use, readable by its owner
+    only, in the data directory)."""
+    path = _key_path(root)
+    with contextlib.suppress(FileNotFoundError):
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+    if not create:
+        raise SpecRefused(f"no signing key at {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(f"{SIGNING_KEY}.{os.getpid()}.tmp"),
+                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secrets.token_hex(32).encode())
+    with contextlib.suppress(FileExistsError):
+        os.link(path.with_name(f"{SIGNING_KEY}.{os.getpid()}.tmp"), path)  # first one wins
+    os.unlink(path.with_name(f"{SIGNING_KEY}.{os.getpid()}.tmp"))
+    return path.read_bytes()
+
+
+def _signature(key: bytes, data: bytes) -> str:
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def write_signed_spec(run_dir: Path, spec: dict[str, Any]) -> None:
+    """Write ``spec.json`` and its signature (the signature first: a spec without a valid
+    signature is never run)."""
+    data = json.dumps(spec, indent=1, sort_keys=True).encode()
+    key = signing_key(run_dir.parent, create=True)
+    write_atomic(run_dir / "spec.sig", _signature(key, data))
+    tmp = run_dir / f".spec.json.{os.getpid()}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, run_dir / "spec.json")
+
+
+def read_verified_spec(run_dir: Path) -> dict[str, Any]:
+    """The job's spec if this host signed it; ``SpecRefused`` otherwise."""
+    try:
+        data = (run_dir / "spec.json").read_bytes()
+        given = (run_dir / "spec.sig").read_text().strip()
+    except OSError as exc:
+        raise SpecRefused(f"the spec or its signature is missing ({exc})") from None
+    key = signing_key(run_dir.parent, create=False)
+    if not hmac.compare_digest(_signature(key, data), given):
+        raise SpecRefused("the spec's signature does not match this host's key")
+    spec = json.loads(data)
+    if not isinstance(spec, dict) or spec.get("job_id") != run_dir.name:
+        raise SpecRefused("the spec belongs to another job")
+    return spec
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -219,12 +301,14 @@ def start_job(root: Path, job_id: str, gpus: list[str]) -> None:
     """Start the detached launcher of a queued job (caller holds the queue lock)."""
     run_dir = root / job_id
     write_atomic(run_dir / "gpus", ",".join(gpus))
+    if (run_dir / "job").is_dir():  # the copy the job reads (its folder is bound read-only)
+        write_atomic(run_dir / "job" / "gpus", ",".join(gpus))
     write_atomic(run_dir / "started_at", repr(time.time()))
     (root / ".running").mkdir(exist_ok=True)
     (root / ".running" / job_id).touch()
     # The launcher gets a new session so it survives the agent (even a kill -9 of it).
     process = subprocess.Popen(
-        [sys.executable, "-m", "openintern.compute.launcher", str(run_dir)],
+        [sys.executable, "-P", "-m", "openintern.compute.launcher", str(run_dir)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, close_fds=True, cwd=str(run_dir),
     )
@@ -248,9 +332,11 @@ def pump(root: Path) -> list[str]:
                 marker.unlink(missing_ok=True)
                 continue
             try:
-                wanted = int(json.loads((run_dir / "spec.json").read_text()).get("gpus", 0))
-            except (FileNotFoundError, json.JSONDecodeError):
+                wanted = int(read_verified_spec(run_dir).get("gpus", 0))
+            except (SpecRefused, OSError, ValueError) as exc:
                 marker.unlink(missing_ok=True)
+                if run_dir.is_dir() and not (run_dir / "state").exists():
+                    finish(run_dir, "failed", None, f"refused to run: {exc}")
                 continue
             if wanted:
                 free = [g for g in resources["gpus"] if g not in gpus_busy]

@@ -26,16 +26,26 @@ DEMO_TASK = (
 def _choose_sandbox(requested: str | None, console: Console) -> str:
     if requested:
         return requested
-    from openintern.sandbox.bwrap import find_bwrap
+    from openintern.sandbox.bwrap_probe import BwrapUnavailable, find_bwrap
 
     try:
         find_bwrap()
         return "bwrap"
-    except SandboxError as exc:
-        # Not installed, or installed but unable to create namespaces (a chroot, a
-        # locked-down container): the error says which, and what to do.
-        reason = str(exc)
-    console.print(f"[yellow]The demo runs without a sandbox: {escape(reason)}[/yellow]")
+    except BwrapUnavailable as exc:
+        problem = exc
+    # The demo's code is scripted and known, so it may run without isolation; a real
+    # session would refuse to start instead. Say exactly why and what to do.
+    if problem.installed:
+        console.print(
+            f"[yellow]bubblewrap is installed ({problem.path}) but cannot create a sandbox "
+            f"here: {escape(problem.cause)}.\nThe demo runs its own scripted code without a "
+            f"sandbox. To sandbox real sessions: {escape(problem.fix)}.[/yellow]"
+        )
+    else:
+        console.print(
+            "[yellow]bubblewrap is not installed, so the demo runs its own scripted code "
+            "without a sandbox (install it with: sudo apt-get install bubblewrap).[/yellow]"
+        )
     return "none"
 
 
@@ -63,6 +73,7 @@ def run_demo(
             api_key="scripted-demo",
             workspace=ws,
             sandbox=chosen,
+            sandbox_network="off",  # the scripted study needs no network
             context_window=128_000,
             auto_approve=True,
             max_iterations=20,
@@ -75,7 +86,7 @@ def run_demo(
         except SandboxError as exc:
             console.print(f"[bold red]error:[/bold red] {escape(str(exc))}")
             return 2
-        session.bus.subscribe(TerminalRenderer(console))
+        session.bus.subscribe(TerminalRenderer(console, redactor=session.store.redactor))
         result = asyncio.run(session.run(DEMO_TASK))
     from openintern.research.report import runs_table
 

@@ -1,25 +1,55 @@
 """The default sandbox: bubblewrap (``bwrap``).
 
-What a command sees: the whole system read-only; a fresh ``/dev``, ``/proc`` and a private
-``/tmp`` (also ``/var/tmp`` and ``/dev/shm``); home directories and openintern's config and
-data directories replaced by empty tmpfs (the Python installation re-exposed read-only if
-it lives there); the workspace read-write at its own path; an allowlisted environment
-(secrets removed) with the workspace's venv first on ``PATH``; its own PID, IPC and UTS
-namespaces; and, when network is off, its own network namespace (only a private loopback).
+What a command sees: the whole system read-only; a fresh ``/dev`` (GPU jobs also get the
+NVIDIA device nodes), ``/proc`` and a private ``/tmp`` (also ``/var/tmp``, ``/dev/shm`` and
+``/run``, where the host's service sockets live); home directories and openintern's
+config and data directories replaced by empty tmpfs (the Python installation re-exposed
+read-only if it lives there); the workspace read-write at its own path, except its
+``.env*`` files (hidden) and ``.openintern/`` (read-only; its venv writable); an
+allowlisted environment (secrets removed) with the workspace's venv first on ``PATH``.
+
+Agent code runs as uid/gid 65534 ("nobody") in its own user namespace with every
+capability dropped and no way to make further user namespaces, whoever starts OpenIntern
+(root included), in its own PID, IPC, UTS, cgroup and network namespaces (network per
+level: :mod:`openintern.sandbox.network`), in a session of its own, with per-command
+limits (:mod:`openintern.sandbox.limits`).
 """
 
 from __future__ import annotations
 
-import functools
+import asyncio
+import contextlib
 import logging
-import shutil
-import subprocess
+import os
+import sys
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
+from openintern.config import data_dir
 from openintern.sandbox.base import CommandResult, SandboxError
+from openintern.sandbox.bwrap_probe import (
+    INSTALL_HINT,
+    SANDBOX_UID,
+    BwrapUnavailable,
+    find_bwrap,
+)
+from openintern.sandbox.devices import gpu_device_nodes
 from openintern.sandbox.environment import SANDBOX_HOME, sandbox_environment
+from openintern.sandbox.limits import LimitScope, ResourceLimits
+from openintern.sandbox.network import (
+    EgressNetwork,
+    NetworkLevel,
+    NetworkUnavailable,
+    egress_hint,
+    missing_tools,
+    normalise_level,
+    resolv_conf_text,
+)
 from openintern.sandbox.paths import (
+    env_files,
     home_dirs,
+    internal_root,
     interpreter_dirs,
     is_within,
     openintern_private_dirs,
@@ -31,52 +61,30 @@ from openintern.sandbox.venv import ensure_venv, ensure_venv_blocking, venv_dir
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = (
-    "Install it (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install "
-    "bubblewrap), or use --sandbox none to opt out (no isolation)."
-)
-_PROBE_TIMEOUT_S = 10.0
+__all__ = ["INSTALL_HINT", "BwrapSandbox", "BwrapUnavailable", "find_bwrap"]
 
 
-@functools.cache
-def _probe(bwrap: str) -> str | None:
-    """Run a trivial sandbox once per bwrap binary; return why it failed, or None.
-
-    Cached, so the cost (a few milliseconds) is paid once per process.
-    """
-    argv = [bwrap, "--ro-bind", "/", "/", "--unshare-pid", "--unshare-net", "--", "true"]
-    try:
-        done = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=_PROBE_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return str(exc)
-    if done.returncode != 0:
-        return done.stdout.decode(errors="replace").strip() or f"exit code {done.returncode}"
-    return None
+def _resolv_conf_file() -> Path:
+    """A host file holding the egress namespace's resolver configuration (bound over
+    ``/etc/resolv.conf``; it lives in the data directory, which the sandbox cannot see)."""
+    path = data_dir() / "sandbox" / "resolv.conf"
+    text = resolv_conf_text()
+    with contextlib.suppress(OSError):
+        if path.read_text() == text:
+            return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".resolv.conf.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
 
 
-def find_bwrap(bwrap_path: str | None = None) -> str:
-    """Locate a working bubblewrap, or raise ``SandboxError`` saying how to fix it."""
-    found = shutil.which(bwrap_path or "bwrap")
-    if found is None:
-        raise SandboxError(f"bubblewrap (bwrap) is not installed. {INSTALL_HINT}")
-    failure = _probe(found)
-    if failure is not None:
-        raise SandboxError(
-            f"bubblewrap ({found}) cannot create a sandbox here: {failure}\n"
-            "Unprivileged user namespaces are probably disabled. Enable them "
-            "(sudo sysctl -w kernel.unprivileged_userns_clone=1, and on Ubuntu 24.04+ "
-            "sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0), run inside a "
-            "container started with user namespaces allowed, or use --sandbox none to opt "
-            "out (no isolation)."
-        )
-    return found
+def _mount_target(path: Path) -> Path:
+    """Where a bind onto ``path`` lands: its resolved target when it is a link (e.g.
+    ``/etc/resolv.conf`` -> ``/run/systemd/resolve/stub-resolv.conf``)."""
+    with contextlib.suppress(OSError, RuntimeError):
+        return path.resolve()
+    return path
 
 
 class BwrapSandbox:
@@ -88,16 +96,23 @@ class BwrapSandbox:
         self,
         workspace: Path,
         *,
-        network: bool,
+        network: bool | str = "egress",
+        limits: ResourceLimits | None = None,
+        cgroup_root: str | None = None,
+        egress_allow: Sequence[str] = (),
         extra_ro_binds: list[Path] | None = None,
         secret_values: list[str] | None = None,
         bwrap_path: str | None = None,
+        gpu_devices: Sequence[Path] | None = None,
     ) -> None:
         """Check bubblewrap works (raises ``SandboxError`` with a fix if not).
 
-        ``extra_ro_binds`` are host paths made visible read-only even inside hidden
-        directories; ``secret_values`` are values never passed into the sandbox under
-        any name (e.g. ``Settings.secret_values()``).
+        ``network``: ``off``, ``egress`` or ``full`` (True/False mean egress/off).
+        ``limits`` apply to every command (and are recorded for jobs); ``cgroup_root`` is
+        a delegated cgroup v2 folder to use. ``extra_ro_binds`` are host paths made
+        visible read-only even inside hidden directories; ``secret_values`` are values
+        never passed into the sandbox under any name (e.g. ``Settings.secret_values()``);
+        ``gpu_devices`` overrides the detected GPU device nodes (tests).
         """
         self.workspace = workspace.resolve()
         if not self.workspace.is_dir():
@@ -108,10 +123,21 @@ class BwrapSandbox:
                     f"The workspace {self.workspace} contains the home directory {home}, "
                     "which the sandbox must hide; use a project directory as the workspace."
                 )
-        self.network = network
+        self.network: NetworkLevel = normalise_level(network)
+        if self.network == "egress" and missing_tools():
+            raise SandboxError(
+                f"The sandbox's default network level (egress: internet only, not the "
+                f"host's services) needs {', '.join(missing_tools())}. {egress_hint()}")
+        self.limits = limits or ResourceLimits()
+        self.cgroup_root = cgroup_root
+        self.egress_allow = list(egress_allow)
         self.extra_ro_binds = [Path(p).resolve() for p in (extra_ro_binds or [])]
         self._secret_values = list(secret_values or [])
-        self.bwrap = find_bwrap(bwrap_path)
+        self._gpu_devices = None if gpu_devices is None else [Path(p) for p in gpu_devices]
+        self.features = find_bwrap(bwrap_path)
+        self.bwrap = self.features.path
+        self._egress: EgressNetwork | None = None
+        self._egress_lock = threading.Lock()
 
     # --- environment -------------------------------------------------------------------
     def environment(self, env: dict[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
@@ -122,22 +148,58 @@ class BwrapSandbox:
 
     async def prepare(self) -> None:
         """Create the workspace venv if needed, without blocking the event loop."""
+        await asyncio.to_thread(internal_root, self.workspace)
         await ensure_venv(self.workspace)
 
+    # --- network -----------------------------------------------------------------------
+    def egress(self) -> EgressNetwork:
+        """The shared egress namespace of this sandbox's commands (started on first use,
+        restarted if it died). Blocking: a few tens of milliseconds the first time."""
+        with self._egress_lock:
+            if self._egress is None or not self._egress.alive:
+                if self._egress is not None:
+                    self._egress.close()
+                try:
+                    self._egress = EgressNetwork(allow=self.egress_allow)
+                except NetworkUnavailable as exc:
+                    raise SandboxError(str(exc)) from None
+            return self._egress
+
+    def close(self) -> None:
+        """Stop the egress namespace (it also ends by itself when this process exits)."""
+        with self._egress_lock:
+            if self._egress is not None:
+                self._egress.close()
+                self._egress = None
+
+    def gpu_devices(self) -> list[Path]:
+        """The GPU device nodes a GPU job gets."""
+        return gpu_device_nodes() if self._gpu_devices is None else list(self._gpu_devices)
+
     # --- layout ------------------------------------------------------------------------
-    def _layout(self, *, cwd: Path, attached: bool) -> list[str]:
+    def _layout(self, *, cwd: Path, attached: bool, writable: Sequence[Path] = (),
+                read_only: Sequence[Path] = (), gpu: bool = False) -> list[str]:
         workspace = self.workspace
         private = ["/tmp", "/dev/shm"] + (["/var/tmp"] if Path("/var/tmp").is_dir() else [])
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for scratch in private:
             args += ["--tmpfs", scratch]
+        # /run holds the host's service sockets (Docker, D-Bus, PostgreSQL): agent code
+        # runs under the caller's uid on the host side, so never let it connect to them.
+        resolv = _mount_target(Path("/etc/resolv.conf"))
+        if Path("/run").is_dir():
+            args += ["--tmpfs", "/run"]
+            if self.network == "full" and is_within(resolv, Path("/run")) and resolv.exists():
+                args += ["--ro-bind", str(resolv), str(resolv)]
+        if self.network == "egress":
+            args += ["--ro-bind", str(_resolv_conf_file()), str(resolv)]
         args += ["--dir", SANDBOX_HOME]
         homes = home_dirs()  # never inside the workspace: __init__ refuses that
         secret_dirs = openintern_private_dirs()
         # Order matters (later mounts cover earlier ones): hide what contains the
         # workspace, bind the workspace (so one under $HOME works), re-expose what must
-        # stay readable, and hide openintern's own directories last (so a store *inside*
-        # the workspace or an exposed path stays hidden).
+        # stay readable, protect and hide inside the workspace, and hide openintern's own
+        # directories last (so a store *inside* the workspace stays hidden).
         for hidden in [*homes, *(d for d in secret_dirs if is_within(workspace, d))]:
             args += ["--tmpfs", str(hidden)]
         args += ["--bind", str(workspace), str(workspace)]
@@ -149,13 +211,23 @@ class BwrapSandbox:
                 args += ["--ro-bind", str(python_dir), str(python_dir)]
         for path in self.extra_ro_binds:
             args += ["--ro-bind-try", str(path), str(path)]
+        args += self._workspace_protection(writable)
         for secret_dir in secret_dirs:
             if not is_within(workspace, secret_dir):
                 args += ["--tmpfs", str(secret_dir)]
         for secret_file in openintern_private_files():
             args += ["--ro-bind", "/dev/null", str(secret_file)]
+        for path in read_only:  # after the masks above: these are shown on purpose
+            args += ["--ro-bind", str(path), str(path)]
+        if gpu:
+            for device in self.gpu_devices():
+                args += ["--dev-bind", str(device), str(device)]
+        args += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+                 "--cap-drop", "ALL"]
+        if self.features.disable_userns:
+            args.append("--disable-userns")
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-        if not self.network:
+        if self.network == "off":
             args.append("--unshare-net")
         if attached:
             # A new session keeps the command from pushing keystrokes into our terminal
@@ -165,6 +237,30 @@ class BwrapSandbox:
         # is no terminal to attack, and everything must stay in the launcher's process
         # group, which is how the job is killed (--new-session would move it out).
         args += ["--chdir", str(cwd)]
+        return args
+
+    def _workspace_protection(self, writable: Sequence[Path]) -> list[str]:
+        """``.openintern/`` read-only (its venv and the job's own folders writable), and
+        the ``.env*`` files hidden."""
+        args: list[str] = []
+        internal = internal_root(self.workspace)
+        args += ["--ro-bind", str(internal), str(internal)]
+        venv = venv_dir(self.workspace)
+        if venv.is_dir():
+            args += ["--bind", str(venv), str(venv)]
+        home = internal / "home"  # the unsandboxed runner's HOME: may hold credentials
+        if home.is_dir():
+            args += ["--tmpfs", str(home)]
+        for path in writable:
+            resolved = Path(path).resolve()
+            if not is_within(resolved, self.workspace):
+                raise SandboxError(f"{resolved} is outside the workspace {self.workspace}")
+            args += ["--bind", str(resolved), str(resolved)]
+        for path in env_files(self.workspace):
+            if path.is_dir():
+                args += ["--tmpfs", str(path)]
+            else:
+                args += ["--ro-bind", "/dev/null", str(path)]
         return args
 
     @staticmethod
@@ -187,46 +283,65 @@ class BwrapSandbox:
         max_output_chars: int = 16_000,
     ) -> CommandResult:
         """Run ``command`` with ``bash -c`` in the sandbox; never raises for a failing
-        command (``SandboxError`` only for a ``cwd`` outside the workspace or a venv that
-        cannot be created)."""
+        command (``SandboxError`` only for a ``cwd`` outside the workspace, a venv that
+        cannot be created or an egress network that cannot start). A limit the command
+        hits is named at the end of its output and in ``limits_reached``."""
         directory = resolve_cwd(self.workspace, cwd)
         await self.prepare()
         environment, dropped = self.environment(env)
         if dropped:
             logger.warning("Not passing secret-looking variables into the sandbox: %s", dropped)
-        argv = [
-            *self._layout(cwd=directory, attached=True),
-            *self._env_args(environment),
-            "--",
-            bash_path(),
-            "-c",
-            command,
-        ]
-        return await run_process(
-            argv,
-            env=environment,
-            cwd=directory,
-            timeout_s=timeout_s,
-            max_output_chars=max_output_chars,
-        )
+        layout = await asyncio.to_thread(self._layout, cwd=directory, attached=True)
+        argv = [*layout, *self._env_args(environment), "--", bash_path(), "-c", command]
+        if self.network == "egress":
+            argv = [*(await asyncio.to_thread(self.egress)).enter_argv(), *argv]
+        scope = await asyncio.to_thread(LimitScope, self.limits, cgroup_root=self.cgroup_root)
+        try:
+            result = await run_process(
+                [*scope.wrapper(), *argv],
+                env=environment,
+                cwd=directory,
+                timeout_s=timeout_s,
+                max_output_chars=max_output_chars,
+            )
+            result.note_limits(scope.reached(exit_code=result.exit_code, output=result.output))
+        finally:
+            await asyncio.shield(asyncio.to_thread(scope.close))
+        return result
 
     def wrap(
-        self, argv: list[str], env: dict[str, str] | None = None, *, cwd: Path | None = None
+        self,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        cwd: Path | None = None,
+        writable: Sequence[Path] = (),
+        read_only: Sequence[Path] = (),
+        gpu: bool = False,
     ) -> tuple[list[str], dict[str, str]]:
         """Return (argv, environment) running ``argv`` in this sandbox as a plain process,
-        for job launchers, which must start it with ``start_new_session=True``.
-        Killing that process group ends everything inside (PID namespace). Creates the
-        venv synchronously if it does not exist yet (call ``await prepare()`` first from
-        async code)."""
+        for job launchers, which must start it with ``start_new_session=True`` (and apply
+        ``limits``). With ``egress`` the argv starts with a helper that makes the job's
+        own namespace, so the policy travels with the argv. Killing its process group
+        ends everything inside (PID namespace). Creates the venv synchronously if it does
+        not exist yet (call ``await prepare()`` first from async code)."""
         directory = resolve_cwd(self.workspace, cwd)
+        internal_root(self.workspace)
         ensure_venv_blocking(self.workspace)
         environment, dropped = self.environment(env)
         if dropped:
             logger.warning("Not passing secret-looking variables into the sandbox: %s", dropped)
         wrapped = [
-            *self._layout(cwd=directory, attached=False),
+            *self._layout(cwd=directory, attached=False, writable=writable,
+                          read_only=read_only, gpu=gpu),
             *self._env_args(environment),
             "--",
             *argv,
         ]
+        if self.network == "egress":
+            # The job makes its own namespace as it starts and never runs without it.
+            # -P: the job's working directory (the workspace) is not put on sys.path.
+            allow = [a for cidr in self.egress_allow for a in ("--allow", cidr)]
+            wrapped = [sys.executable, "-P", "-m", "openintern.sandbox.egress", *allow, "--",
+                       *wrapped]
         return wrapped, environment

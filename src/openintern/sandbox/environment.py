@@ -4,6 +4,7 @@ An allowlist: the environment starts empty and only variables known to be harmle
 copied from the host. Anything whose *name* looks like a secret is dropped, even when a
 caller passes it explicitly, and the dropped names are returned so a tool can warn. A
 variable whose *value* equals a known secret (e.g. the configured API key) is dropped too.
+Which names are secret is decided by :mod:`openintern.secrets` (the one policy).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from openintern.secrets import is_secret_name
 
 #: Copied from the host when present: locale, terminal, search path and time zone.
 PASSTHROUGH_NAMES: frozenset[str] = frozenset(
@@ -74,73 +77,10 @@ URL_VALUED_NAMES: frozenset[str] = frozenset(
     }
 )
 
-# A name is secret-looking when it contains one of these words ...
-_SECRET_WORDS = (
-    "KEY",
-    "TOKEN",
-    "SECRET",
-    "PASSWORD",
-    "PASSWD",
-    "PASS",
-    "CREDENTIAL",
-    "AUTH",
-    "SESSION",
-    "COOKIE",
-    "PRIVATE",
-    "SIGNATURE",
-    "BEARER",
-)
-# ... or starts with one of these provider/service prefixes (their variables configure
-# accounts; even the non-secret ones say which account to use).
-_SECRET_PREFIXES = (
-    "AWS_",
-    "AZURE",
-    "GOOGLE",
-    "GCP_",
-    "GCLOUD",
-    "CLOUDSDK",
-    "HF_",
-    "HUGGING",
-    "OPENAI",
-    "ANTHROPIC",
-    "GITHUB",
-    "GH_",
-    "GITLAB",
-    "GEMINI",
-    "MISTRAL",
-    "COHERE",
-    "GROQ",
-    "TOGETHER",
-    "REPLICATE",
-    "OPENROUTER",
-    "DEEPSEEK",
-    "XAI_",
-    "WANDB",
-    "COMET",
-    "NEPTUNE",
-    "SLACK",
-    "DOCKER",
-    "NPM_",
-    "PYPI",
-    "TWINE",
-    "DATABASE",
-    "LITELLM",
-    "RAY_",
-    "OPENINTERN",
-    "SSH_",
-    "GPG_",
-    "KUBE",
-)
 _VALID_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 #: Home directory inside the sandbox (on its private /tmp).
 SANDBOX_HOME = "/tmp/home"
-
-
-def is_secret_name(name: str) -> bool:
-    """True when ``name`` looks like it holds a credential or configures an account."""
-    upper = name.upper()
-    return upper.startswith(_SECRET_PREFIXES) or any(word in upper for word in _SECRET_WORDS)
 
 
 def _url_has_credentials(value: str) -> bool:

@@ -1,17 +1,21 @@
 """The explicit opt-out (``--sandbox none``): commands run directly on the host.
 
 There is no filesystem or network isolation; the environment is still the scrubbed
-allowlist (secrets removed), ``HOME`` still points to a private directory and packages
-still go into the workspace venv.
+allowlist (secrets removed), ``HOME`` still points to a private directory, packages
+still go into the workspace venv and the resource limits still apply.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from openintern.sandbox.base import CommandResult, SandboxError
 from openintern.sandbox.environment import sandbox_environment
+from openintern.sandbox.limits import LimitScope, ResourceLimits
+from openintern.sandbox.network import NetworkLevel, normalise_level
 from openintern.sandbox.paths import resolve_cwd
 from openintern.sandbox.process import bash_path, run_process
 from openintern.sandbox.venv import ensure_venv, ensure_venv_blocking, venv_dir
@@ -29,14 +33,19 @@ class UnsandboxedRunner:
         self,
         workspace: Path,
         *,
-        network: bool = True,
+        network: bool | str = "full",
+        limits: ResourceLimits | None = None,
+        cgroup_root: str | None = None,
         secret_values: list[str] | None = None,
     ) -> None:
-        """``network`` is recorded but cannot be enforced without a sandbox."""
+        """``network`` is recorded but cannot be enforced without a sandbox; ``limits``
+        are (through cgroups or rlimits, see :mod:`openintern.sandbox.limits`)."""
         self.workspace = workspace.resolve()
         if not self.workspace.is_dir():
             raise SandboxError(f"The workspace {self.workspace} does not exist; create it first.")
-        self.network = network
+        self.network: NetworkLevel = normalise_level(network)
+        self.limits = limits or ResourceLimits()
+        self.cgroup_root = cgroup_root
         self._secret_values = list(secret_values or [])
         self.home = self.workspace / ".openintern" / "home"
         self._warning = (
@@ -45,8 +54,9 @@ class UnsandboxedRunner:
             f"the workspace {self.workspace}. Secrets are still removed from their "
             "environment."
         )
-        if not network:
-            self._warning += " Network cannot be turned off without a sandbox."
+        if self.network != "full":
+            self._warning += (f" The network level {self.network!r} cannot be enforced "
+                              "without a sandbox: commands use the host's network.")
         logger.warning(self._warning)
 
     @property
@@ -84,20 +94,34 @@ class UnsandboxedRunner:
         environment, dropped = self.environment(env)
         if dropped:
             logger.warning("Not passing secret-looking variables to the command: %s", dropped)
-        return await run_process(
-            [bash_path(), "-c", command],
-            env=environment,
-            cwd=directory,
-            timeout_s=timeout_s,
-            max_output_chars=max_output_chars,
-        )
+        scope = await asyncio.to_thread(LimitScope, self.limits, cgroup_root=self.cgroup_root)
+        try:
+            result = await run_process(
+                [*scope.wrapper(), bash_path(), "-c", command],
+                env=environment,
+                cwd=directory,
+                timeout_s=timeout_s,
+                max_output_chars=max_output_chars,
+            )
+            result.note_limits(scope.reached(exit_code=result.exit_code, output=result.output))
+        finally:
+            await asyncio.shield(asyncio.to_thread(scope.close))
+        return result
 
     def wrap(
-        self, argv: list[str], env: dict[str, str] | None = None, *, cwd: Path | None = None
+        self,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        cwd: Path | None = None,
+        writable: Sequence[Path] = (),
+        read_only: Sequence[Path] = (),
+        gpu: bool = False,
     ) -> tuple[list[str], dict[str, str]]:
         """Return (argv, environment) for a detached launcher: ``argv`` preceded by a
-        ``cd`` into ``cwd`` (default the workspace), and the scrubbed environment. Creates
-        the venv synchronously if needed."""
+        ``cd`` into ``cwd`` (default the workspace), and the scrubbed environment
+        (``writable`` and ``gpu`` change nothing: everything is reachable already).
+        Creates the venv synchronously if needed."""
         directory = resolve_cwd(self.workspace, cwd)
         self.home.mkdir(parents=True, exist_ok=True)
         ensure_venv_blocking(self.workspace)

@@ -95,3 +95,97 @@ def _unique(paths: list[Path | str | None]) -> list[Path]:
 def is_within(path: Path, parent: Path) -> bool:
     """True when ``path`` is ``parent`` or lies inside it."""
     return path == parent or path.is_relative_to(parent)
+
+
+# --- what agent code and the file tools never see ----------------------------------------
+
+#: OpenIntern's own folder in a workspace (venv, spill files, snapshots, job outputs).
+INTERNAL_DIR = ".openintern"
+#: Sub-folders of it the model may read with the file tools (job outputs, spilled output).
+READABLE_INTERNALS = frozenset({"spill", "runs", "snapshots", "repro"})
+# Folders never searched for .env files (big, and not where secrets live).
+_SKIP_SCAN = frozenset({".git", INTERNAL_DIR, ".venv", "venv", "node_modules", "__pycache__",
+                        ".mypy_cache", ".ruff_cache", ".pytest_cache"})
+
+
+def is_env_file_name(name: str) -> bool:
+    """``.env``, ``.env.local``, ``.envrc``, ...: where secrets for tools are kept."""
+    return name.startswith(".env")
+
+
+def env_files(workspace: Path) -> list[Path]:
+    """The ``.env*`` entries in the workspace and its first level of folders (resolved;
+    symbolic links only when they point inside the workspace)."""
+    root = workspace.resolve()
+    found: list[Path] = []
+
+    def scan(directory: Path) -> list[Path]:
+        subdirs: list[Path] = []
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return []
+        for entry in entries:
+            path = Path(entry.path)
+            if is_env_file_name(entry.name):
+                with contextlib.suppress(OSError, RuntimeError):
+                    target = path.resolve()
+                    if is_within(target, root) and target.exists():
+                        found.append(target)
+            elif entry.name not in _SKIP_SCAN:
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        subdirs.append(path)
+        return subdirs
+
+    for subdir in scan(root):
+        scan(subdir)
+    return list(dict.fromkeys(found))
+
+
+def internal_root(workspace: Path) -> Path:
+    """``<workspace>/.openintern``, created as a real directory. Host code writes there
+    (venv, spill files), so a symbolic link planted in its place (or as one of its
+    entries) is refused: it could point host writes anywhere."""
+    root = workspace.resolve() / INTERNAL_DIR
+    if root.is_symlink() or (root.exists() and not root.is_dir()):
+        raise SandboxError(
+            f"{root} is not a plain directory (a symbolic link or a file); OpenIntern keeps "
+            "its own files there and will not follow it. Remove it and try again.")
+    root.mkdir(exist_ok=True)
+    for entry in os.scandir(root):
+        if entry.is_symlink():
+            raise SandboxError(
+                f"{entry.path} is a symbolic link; OpenIntern writes to its own folder as "
+                "the host user and will not follow links there. Remove it and try again.")
+    return root
+
+
+def hidden_reason(path: Path, workspace: Path, *, write: bool) -> str | None:
+    """Why a file tool must not touch ``path`` (checked as given and as resolved), or
+    None. Covers ``.env*`` files, OpenIntern's internals and its store/config if they
+    lie inside the workspace: what the sandbox hides must not leak through a host tool."""
+    root = workspace.resolve()
+    candidates = [path]
+    with contextlib.suppress(OSError, RuntimeError):
+        candidates.append(path.resolve())
+    private = [*openintern_private_dirs(), *openintern_private_files()]
+    for candidate in candidates:
+        if not candidate.is_absolute():
+            candidate = root / candidate
+        try:
+            parts = candidate.relative_to(root).parts
+        except ValueError:
+            continue
+        if any(is_env_file_name(part) for part in parts):
+            return (".env files hold credentials; they are hidden from the agent (the user's "
+                    "tools read them directly)")
+        if parts and parts[0] == INTERNAL_DIR:
+            if write:
+                return "OpenIntern's own folder .openintern/ is read-only for the agent"
+            if len(parts) < 2 or parts[1] not in READABLE_INTERNALS:
+                return ("this part of .openintern/ is OpenIntern's internal state; only "
+                        "spill/, runs/, snapshots/ and repro/ are readable")
+        if any(is_within(candidate, p) for p in private):
+            return "OpenIntern's store and configuration are hidden from the agent"
+    return None

@@ -118,6 +118,11 @@ class Tool(Generic[P]):
         class flag; tools with conditional approval (cost, scope) override it."""
         return "this action needs approval" if self.needs_approval else None
 
+    def forwarded_secrets(self, params: P, ctx: ToolContext) -> list[str]:
+        """Names of secrets this call hands to agent-written code (jobs). A call that
+        forwards any is never approved automatically: not by a budget, not by --yes."""
+        return []
+
     async def cost_estimate_usd(self, params: P, ctx: ToolContext) -> float | None:
         """Dollar estimate of this call, shown with approval requests (async: a backend
         may look up live prices)."""

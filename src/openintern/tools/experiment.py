@@ -28,6 +28,7 @@ from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
 from openintern.tools.jobs import (
     HardwareFields,
     get_backend,
+    launch_reason,
     paid_launch_cost_usd,
     paid_launch_forecast,
     paid_launch_reason,
@@ -125,12 +126,17 @@ class Experiment(Tool[ExperimentParams]):
         """Running on paid hardware needs approval; declaring or reading does not."""
         if params.operation != "run" or not (params.experiment_id or params.command):
             return None  # nothing would be launched
-        return paid_launch_reason(ctx, params.backend, params.flavor, 1)
+        return launch_reason(ctx, params, params.backend, 1)
+
+    def forwarded_secrets(self, params: ExperimentParams, ctx: ToolContext) -> list[str]:
+        """The secrets a run hands to its job."""
+        return list(params.secrets) if params.operation == "run" else []
 
     async def cost_estimate_usd(self, params: ExperimentParams, ctx: ToolContext
                                 ) -> float | None:
         """The run's cost if it lasts its whole time limit (paid backends only)."""
-        if self.approval_reason(params, ctx) is None:
+        if params.operation != "run" or paid_launch_reason(
+                ctx, params.backend, params.flavor, 1) is None:
             return None
         spec = _estimate_spec(params.timeout_s, params.gpus, params, ctx)
         return await paid_launch_cost_usd(ctx, params.backend, spec, 1)
@@ -174,6 +180,7 @@ class Experiment(Tool[ExperimentParams]):
                           f"operation=run experiment_id={exp.id}.", data={"experiment_id": exp.id})
 
     async def _run(self, p: ExperimentParams, ctx: ToolContext, ledger: Ledger) -> ToolResult:
+        p.secret_reason(ctx)  # refuses names outside the allowlist (also after an edit)
         exp = ledger.get(p.experiment_id) if p.experiment_id else self._declare_record(
             p, ctx, ledger)
         try:
@@ -301,14 +308,21 @@ class Sweep(Tool[SweepParams]):
             total = len(_configurations(params)) * params.seeds
         except ToolError:
             return None  # run refuses it before launching anything
-        return paid_launch_reason(ctx, params.backend, params.flavor, total)
+        return launch_reason(ctx, params, params.backend, total)
+
+    def forwarded_secrets(self, params: SweepParams, ctx: ToolContext) -> list[str]:
+        """The secrets every run of the sweep gets."""
+        return list(params.secrets)
 
     async def cost_estimate_usd(self, params: SweepParams, ctx: ToolContext
                                 ) -> float | None:
         """Every run's cost at its time limit, summed (paid backends only)."""
-        if self.approval_reason(params, ctx) is None:
+        try:
+            total = len(_configurations(params)) * params.seeds
+        except ToolError:
             return None
-        total = len(_configurations(params)) * params.seeds
+        if paid_launch_reason(ctx, params.backend, params.flavor, total) is None:
+            return None
         spec = _estimate_spec(params.timeout_s, params.gpus, params, ctx)
         return await paid_launch_cost_usd(ctx, params.backend, spec, total)
 
@@ -323,6 +337,7 @@ class Sweep(Tool[SweepParams]):
 
     async def run(self, params: SweepParams, ctx: ToolContext) -> ToolResult:
         """Expand the space, declare and launch every run."""
+        params.secret_reason(ctx)  # refuses names outside the allowlist (also after an edit)
         ledger = _ledger(ctx)
         grid = _configurations(params)
         total = len(grid) * params.seeds

@@ -8,9 +8,23 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from openintern.sandbox.paths import hidden_reason
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
 
 MAX_READ_CHARS = 60_000
+
+
+def _allowed_path(ctx: ToolContext, given: str, *, write: bool) -> Path:
+    """The resolved path, unless it is one the sandbox hides (``.env*``, OpenIntern's
+    internals, its store): the file tools run on the host and must not read around it."""
+    path = ctx.resolve_path(given)
+    raw = Path(given).expanduser()
+    literal = raw if raw.is_absolute() else ctx.workspace / raw
+    for candidate in (literal, path):
+        reason = hidden_reason(candidate, ctx.workspace, write=write)
+        if reason is not None:
+            raise ToolError(f"refusing to {'write' if write else 'read'} {given}: {reason}")
+    return path
 
 
 def _read_text(path: Path) -> str:
@@ -37,7 +51,7 @@ class ReadFile(Tool[ReadFileParams]):
     read_only = True
 
     async def run(self, params: ReadFileParams, ctx: ToolContext) -> ToolResult:
-        path = ctx.resolve_path(params.path)
+        path = _allowed_path(ctx, params.path, write=False)
         if not path.exists():
             raise ToolError(f"{params.path} does not exist; list files with shell `ls`")
         if path.is_dir():
@@ -81,7 +95,7 @@ class WriteFile(Tool[WriteFileParams]):
     name = "write_file"
 
     async def run(self, params: WriteFileParams, ctx: ToolContext) -> ToolResult:
-        path = ctx.resolve_path(params.path)
+        path = _allowed_path(ctx, params.path, write=True)
         if path.is_dir():
             raise ToolError(f"{params.path} is a directory")
         existed = path.exists()
@@ -128,7 +142,7 @@ class EditFile(Tool[EditFileParams]):
     name = "edit_file"
 
     async def run(self, params: EditFileParams, ctx: ToolContext) -> ToolResult:
-        path = ctx.resolve_path(params.path)
+        path = _allowed_path(ctx, params.path, write=True)
         if not path.is_file():
             raise ToolError(f"{params.path} does not exist; create it with write_file")
         if params.old_text == "":

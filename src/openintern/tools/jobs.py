@@ -24,6 +24,7 @@ from openintern.compute.alerts import Alert, check_alerts
 from openintern.compute.base import JobBackend, JobBackendError, JobSpec, JobStatus
 from openintern.compute.hf_jobs import DEFAULT_FLAVOR
 from openintern.compute.hf_pricing import DOCS_HOURLY_USD
+from openintern.compute.job_env import missing_secret_names, secret_allowlist_hint
 from openintern.compute.metrics import format_summary, parse_lines, summarise
 from openintern.compute.registry import backend_from_services
 from openintern.compute.waiting import JobWatch
@@ -124,16 +125,39 @@ class HardwareFields(BaseModel):
     image: str | None = Field(None, max_length=300, description="hf: container image.",
                               json_schema_extra=GUIDE_ONLY)
     secrets: list[SecretName] = Field(
-        default_factory=list, max_length=20, description="Secret NAMES the job gets, never values.",
+        default_factory=list, max_length=20,
+        description="Secret NAMES the job gets (only names in the user's job_secrets; a "
+        "person approves each such job), never values.",
         json_schema_extra=GUIDE_ONLY)
     pip: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
         default_factory=list, max_length=50, description="Requirements to install (remote).",
         json_schema_extra=GUIDE_ONLY)
 
+    def secret_reason(self, ctx: ToolContext) -> str | None:
+        """Why handing ``secrets`` to the job needs a person's approval (None without
+        secrets); a ToolError when a name is outside the user's allowlist."""
+        if not self.secrets:
+            return None
+        refused = missing_secret_names(self.secrets, ctx.settings.job_secrets)
+        if refused:
+            raise ToolError(
+                f"secret(s) {', '.join(refused)} may not be given to jobs: the user's "
+                f"job_secrets allowlist does not hold {'it' if len(refused) == 1 else 'them'}."
+                f" Run without it, or ask the user {secret_allowlist_hint(refused)}")
+        return f"hands the secret(s) {', '.join(self.secrets)} to the job's code"
+
     def hardware(self) -> dict[str, Any]:
         """These fields as JobSpec keyword arguments."""
         return {"flavor": self.flavor, "image": self.image, "secrets": list(self.secrets),
                 "pip": list(self.pip)}
+
+
+def launch_reason(ctx: ToolContext, fields: HardwareFields, backend: str | None,
+                  count: int) -> str | None:
+    """Why launching ``count`` jobs needs approval: paid hardware and/or secrets."""
+    reasons = [paid_launch_reason(ctx, backend, fields.flavor, count),
+               fields.secret_reason(ctx) if count > 0 else None]
+    return "; ".join(r for r in reasons if r) or None
 
 
 def paid_launch_reason(ctx: ToolContext, backend: str | None, flavor: str | None,
@@ -250,14 +274,18 @@ class Jobs(Tool[JobsParams]):
     name = "jobs"
 
     def approval_reason(self, params: JobsParams, ctx: ToolContext) -> str | None:
-        """Submitting to paid hardware needs approval; local jobs do not."""
+        """Submitting to paid hardware, or with secrets, needs approval."""
         if params.operation != "submit" or not params.command:
             return None  # nothing would be launched
-        return paid_launch_reason(ctx, params.backend, params.flavor, 1)
+        return launch_reason(ctx, params, params.backend, 1)
+
+    def forwarded_secrets(self, params: JobsParams, ctx: ToolContext) -> list[str]:
+        """The secrets a submit hands to the job."""
+        return list(params.secrets) if params.operation == "submit" else []
 
     async def cost_estimate_usd(self, params: JobsParams, ctx: ToolContext) -> float | None:
         """The submitted job's cost if it runs to its time limit (paid backends only)."""
-        if self.approval_reason(params, ctx) is None:
+        if paid_launch_reason(ctx, params.backend, params.flavor, 1) is None:
             return None
         return await paid_launch_cost_usd(ctx, params.backend, self._spec(params, ctx), 1)
 
@@ -299,6 +327,7 @@ class Jobs(Tool[JobsParams]):
             raise ToolError(str(exc)) from None
 
     async def _submit(self, p: JobsParams, ctx: ToolContext, backend: JobBackend) -> ToolResult:
+        p.secret_reason(ctx)  # refuses names outside the allowlist (also after an edit)
         spec = self._spec(p, ctx)
         job_id = await backend.submit(spec)
         status = await backend.status(job_id)

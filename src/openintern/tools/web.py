@@ -61,14 +61,19 @@ class Web(Tool[WebParams]):
 
     - search: web search results (title, URL, snippet); works only when a search provider
       is configured, otherwise it says how to configure one.
-    - fetch: any http(s) URL as readable markdown (navigation and scripts removed). Sends no
-      credentials. For papers, docs, Hub and GitHub prefer the dedicated tools.
+    - fetch: any public http(s) URL as readable markdown (navigation and scripts removed).
+      Sends no credentials; local and private addresses are refused. For papers, docs,
+      Hub and GitHub prefer the dedicated tools.
     """
 
     name = "web"
     read_only = True
 
     async def run(self, params: WebParams, ctx: ToolContext) -> ToolResult:
+        if getattr(ctx.settings, "sandbox_network", "egress") == "off":
+            raise ToolError("the network is off for this session (--no-network), so the web "
+                            "tool does not search or fetch; work from local files and the "
+                            "tools that read the configured services")
         if params.operation == "search":
             if not params.query:
                 raise ToolError("operation 'search' needs query")
@@ -90,7 +95,8 @@ class Web(Tool[WebParams]):
         if not params.url:
             raise ToolError("operation 'fetch' needs url")
         try:
-            page = await fetch_page(params.url, timeout_s=ctx.settings.http_timeout_s)
+            page = await fetch_page(params.url, timeout_s=ctx.settings.http_timeout_s,
+                                    allow=ctx.settings.web_fetch_allow)
         except WebError as exc:
             raise ToolError(str(exc)) from None
         header = (f"# {page.title}\n" if page.title else "") + f"Source: {page.url}\n\n"
