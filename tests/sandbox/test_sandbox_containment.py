@@ -50,6 +50,18 @@ async def test_remounting_the_system_writable_fails(offline_sandbox: BwrapSandbo
     assert not host_has(probe)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root case: ownership does not protect")
+async def test_files_only_root_may_read_stay_unreadable(offline_sandbox: BwrapSandbox) -> None:
+    # Agent code of a root caller keeps root's uid outside (without capabilities), so
+    # /etc/shadow, host keys and service data must be hidden, not just root-owned.
+    result = await offline_sandbox.run(
+        "head -c 40 /etc/shadow && echo READ-SHADOW; ls /var/lib | head -3; "
+        "ls /etc/ssl/private 2>/dev/null | head -3; echo end", timeout_s=30)
+    assert "READ-SHADOW" not in result.output and "root:" not in result.output
+    assert result.output.strip().endswith("end")
+    assert len(result.output.strip().splitlines()) <= 3  # no listing of /var/lib
+
+
 async def test_agent_code_cannot_leave_its_cgroup_or_change_kernel_settings(
     offline_sandbox: BwrapSandbox,
 ) -> None:

@@ -65,3 +65,33 @@ async def test_unsandboxed_runner_has_no_filesystem_isolation(workspace: Path) -
     result = await runner.run(f"echo x > {outside}", timeout_s=60)
     assert result.exit_code == 0
     assert outside.read_text() == "x\n"
+
+
+def test_demo_says_what_really_failed_when_bwrap_cannot_create_namespaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from openintern.demo.runner import _choose_sandbox
+
+    # A bwrap that fails the way it does in a chroot or a locked-down container.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create a new namespace, "
+                    "likely because the kernel does not allow non-privileged user "
+                    "namespaces.' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    console = Console(record=True, width=300)
+    assert _choose_sandbox(None, console) == "none"
+    said = console.export_text()
+    assert "not installed" not in said
+    assert f"bubblewrap is installed ({fake})" in said
+    assert "cannot create a sandbox here" in said and "No permissions" in said
+    assert "To sandbox real sessions:" in said
+    # Missing altogether is still reported as missing.
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    console = Console(record=True, width=300)
+    assert _choose_sandbox(None, console) == "none"
+    assert "bubblewrap is not installed" in console.export_text()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -38,8 +39,8 @@ from openintern.sandbox.devices import gpu_device_nodes
 from openintern.sandbox.environment import SANDBOX_HOME, sandbox_environment
 from openintern.sandbox.limits import LimitScope, ResourceLimits
 from openintern.sandbox.network import (
-    EgressNetwork,
     NetworkLevel,
+    NetworkNamespace,
     NetworkUnavailable,
     egress_hint,
     missing_tools,
@@ -55,6 +56,7 @@ from openintern.sandbox.paths import (
     openintern_private_dirs,
     openintern_private_files,
     resolve_cwd,
+    root_private_paths,
 )
 from openintern.sandbox.process import bash_path, run_process
 from openintern.sandbox.venv import ensure_venv, ensure_venv_blocking, venv_dir
@@ -136,8 +138,12 @@ class BwrapSandbox:
         self._gpu_devices = None if gpu_devices is None else [Path(p) for p in gpu_devices]
         self.features = find_bwrap(bwrap_path)
         self.bwrap = self.features.path
-        self._egress: EgressNetwork | None = None
-        self._egress_lock = threading.Lock()
+        self._namespace: NetworkNamespace | None = None
+        self._namespace_lock = threading.Lock()
+        # Commands share one namespace (cheaper than a new one each time) where the tools
+        # for it exist; for ``off`` each command can also simply unshare its own.
+        self._shared_net = self.network == "egress" or (
+            self.network == "off" and not missing_tools(nat=False))
 
     # --- environment -------------------------------------------------------------------
     def environment(self, env: dict[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
@@ -152,48 +158,61 @@ class BwrapSandbox:
         await ensure_venv(self.workspace)
 
     # --- network -----------------------------------------------------------------------
-    def egress(self) -> EgressNetwork:
-        """The shared egress namespace of this sandbox's commands (started on first use,
-        restarted if it died). Blocking: a few tens of milliseconds the first time."""
-        with self._egress_lock:
-            if self._egress is None or not self._egress.alive:
-                if self._egress is not None:
-                    self._egress.close()
+    def namespace(self) -> NetworkNamespace:
+        """The network namespace this sandbox's commands share (``off``: a loopback only;
+        ``egress``: NAT to the internet only), started on first use and restarted if it
+        died. Blocking: tens of milliseconds the first time."""
+        with self._namespace_lock:
+            current = self._namespace
+            if current is None or not current.alive:
+                if current is not None:
+                    current.close()
                 try:
-                    self._egress = EgressNetwork(allow=self.egress_allow)
+                    current = NetworkNamespace(egress=self.network == "egress",
+                                               allow=self.egress_allow)
                 except NetworkUnavailable as exc:
                     raise SandboxError(str(exc)) from None
-            return self._egress
+                self._namespace = current
+            return current
 
     def close(self) -> None:
-        """Stop the egress namespace (it also ends by itself when this process exits)."""
-        with self._egress_lock:
-            if self._egress is not None:
-                self._egress.close()
-                self._egress = None
+        """Stop the shared network namespace (it also ends when this process exits)."""
+        with self._namespace_lock:
+            if self._namespace is not None:
+                self._namespace.close()
+                self._namespace = None
 
     def gpu_devices(self) -> list[Path]:
         """The GPU device nodes a GPU job gets."""
         return gpu_device_nodes() if self._gpu_devices is None else list(self._gpu_devices)
 
     # --- layout ------------------------------------------------------------------------
-    def _layout(self, *, cwd: Path, attached: bool, writable: Sequence[Path] = (),
-                read_only: Sequence[Path] = (), gpu: bool = False) -> list[str]:
+    @functools.cached_property
+    def _system_layout(self) -> tuple[list[str], list[str]]:
+        """The parts of the layout that depend only on this machine and the settings
+        (computed once: resolving these paths costs tens of milliseconds), as the mounts
+        before the workspace's own protection and those after it."""
         workspace = self.workspace
         private = ["/tmp", "/dev/shm"] + (["/var/tmp"] if Path("/var/tmp").is_dir() else [])
-        args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        head = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for scratch in private:
-            args += ["--tmpfs", scratch]
+            head += ["--tmpfs", scratch]
         # /run holds the host's service sockets (Docker, D-Bus, PostgreSQL): agent code
         # runs under the caller's uid on the host side, so never let it connect to them.
         resolv = _mount_target(Path("/etc/resolv.conf"))
         if Path("/run").is_dir():
-            args += ["--tmpfs", "/run"]
+            head += ["--tmpfs", "/run"]
             if self.network == "full" and is_within(resolv, Path("/run")) and resolv.exists():
-                args += ["--ro-bind", str(resolv), str(resolv)]
+                head += ["--ro-bind", str(resolv), str(resolv)]
         if self.network == "egress":
-            args += ["--ro-bind", str(_resolv_conf_file()), str(resolv)]
-        args += ["--dir", SANDBOX_HOME]
+            head += ["--ro-bind", str(_resolv_conf_file()), str(resolv)]
+        root_private = root_private_paths() if os.geteuid() == 0 else []
+        # Agent code of a root caller keeps root's uid outside (without capabilities):
+        # hide what only root may read, since ownership would not.
+        for path in root_private:
+            head += (["--tmpfs", str(path)] if path.is_dir()
+                     else ["--ro-bind", "/dev/null", str(path)])
+        head += ["--dir", SANDBOX_HOME]
         homes = home_dirs()  # never inside the workspace: __init__ refuses that
         secret_dirs = openintern_private_dirs()
         # Order matters (later mounts cover earlier ones): hide what contains the
@@ -201,22 +220,28 @@ class BwrapSandbox:
         # stay readable, protect and hide inside the workspace, and hide openintern's own
         # directories last (so a store *inside* the workspace stays hidden).
         for hidden in [*homes, *(d for d in secret_dirs if is_within(workspace, d))]:
-            args += ["--tmpfs", str(hidden)]
-        args += ["--bind", str(workspace), str(workspace)]
-        masked = [*map(Path, private), *homes]
+            head += ["--tmpfs", str(hidden)]
+        head += ["--bind", str(workspace), str(workspace)]
+        masked = [*map(Path, private), *homes, *root_private]
         for python_dir in interpreter_dirs():
             if any(is_within(python_dir, m) for m in masked) and not is_within(
                 python_dir, workspace
             ):
-                args += ["--ro-bind", str(python_dir), str(python_dir)]
+                head += ["--ro-bind", str(python_dir), str(python_dir)]
         for path in self.extra_ro_binds:
-            args += ["--ro-bind-try", str(path), str(path)]
-        args += self._workspace_protection(writable)
+            head += ["--ro-bind-try", str(path), str(path)]
+        tail: list[str] = []
         for secret_dir in secret_dirs:
             if not is_within(workspace, secret_dir):
-                args += ["--tmpfs", str(secret_dir)]
+                tail += ["--tmpfs", str(secret_dir)]
         for secret_file in openintern_private_files():
-            args += ["--ro-bind", "/dev/null", str(secret_file)]
+            tail += ["--ro-bind", "/dev/null", str(secret_file)]
+        return head, tail
+
+    def _layout(self, *, cwd: Path, attached: bool, writable: Sequence[Path] = (),
+                read_only: Sequence[Path] = (), gpu: bool = False) -> list[str]:
+        head, tail = self._system_layout
+        args = [*head, *self._workspace_protection(writable), *tail]
         for path in read_only:  # after the masks above: these are shown on purpose
             args += ["--ro-bind", str(path), str(path)]
         if gpu:
@@ -227,7 +252,8 @@ class BwrapSandbox:
         if self.features.disable_userns:
             args.append("--disable-userns")
         args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
-        if self.network == "off":
+        if self.network == "off" and not (attached and self._shared_net):
+            # A job gets a namespace of its own; commands join the shared one (run()).
             args.append("--unshare-net")
         if attached:
             # A new session keeps the command from pushing keystrokes into our terminal
@@ -291,11 +317,16 @@ class BwrapSandbox:
         environment, dropped = self.environment(env)
         if dropped:
             logger.warning("Not passing secret-looking variables into the sandbox: %s", dropped)
-        layout = await asyncio.to_thread(self._layout, cwd=directory, attached=True)
-        argv = [*layout, *self._env_args(environment), "--", bash_path(), "-c", command]
-        if self.network == "egress":
-            argv = [*(await asyncio.to_thread(self.egress)).enter_argv(), *argv]
-        scope = await asyncio.to_thread(LimitScope, self.limits, cgroup_root=self.cgroup_root)
+        if "_system_layout" not in self.__dict__:  # resolved once, off the event loop
+            await asyncio.to_thread(lambda: self._system_layout)
+        argv = [*self._layout(cwd=directory, attached=True), *self._env_args(environment),
+                "--", bash_path(), "-c", command]
+        if self._shared_net:
+            shared = self._namespace
+            if shared is None or not shared.alive:
+                shared = await asyncio.to_thread(self.namespace)
+            argv = [*shared.enter_argv(), *argv]
+        scope = LimitScope(self.limits, cgroup_root=self.cgroup_root)  # a few mkdirs
         try:
             result = await run_process(
                 [*scope.wrapper(), *argv],

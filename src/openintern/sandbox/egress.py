@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from openintern.sandbox.network import EgressNetwork, NetworkUnavailable
+from openintern.sandbox.network import NetworkNamespace, NetworkUnavailable
 
 _CANNOT_START = 126
 
@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
         return 2
     command = args[1:]
     try:
-        network = EgressNetwork(allow=allow)
+        network = NetworkNamespace(egress=True, allow=allow)
     except NetworkUnavailable as exc:
         print(f"openintern: the job's egress network could not start: {exc}", file=sys.stderr)
         return _CANNOT_START

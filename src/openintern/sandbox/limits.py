@@ -232,16 +232,18 @@ class LimitScope:
             procs = shlex.quote(str(directory / "cgroup.procs"))
             steps.append(f"echo $$ > {procs} || exit 125")
         limits = self.limits
+        shell = "/bin/sh"  # starts faster than bash; -t and -v mean the same in both
         if limits.max_cpu_s:
             steps.append(f"ulimit -t {int(limits.max_cpu_s)}")
         if limits.max_processes and not self._covered("pids") and os.geteuid() != 0:
+            shell = "/bin/bash"  # the process limit is -u in bash, -p in dash
             steps.append(f"ulimit -u {int(limits.max_processes)} 2>/dev/null")
         if limits.max_memory_bytes and not self._covered("memory") and not self.gpu:
             steps.append(f"ulimit -v {int(limits.max_memory_bytes) // 1024} 2>/dev/null")
         if not steps:
             return []
         script = "; ".join(steps) + '; exec "$@"'
-        return ["/bin/bash", "-c", script, "openintern-limits"]
+        return [shell, "-c", script, "openintern-limits"]
 
     def reached(self, *, exit_code: int | None, output: str = "") -> list[str]:
         """Sentences naming each limit the command hit (empty: none was)."""

@@ -10,8 +10,9 @@
 - ``full``: the host's own network namespace (explicit opt-in: it reaches every service
   the host reaches, its loopback included).
 
-One :class:`EgressNetwork` is a holder process owning such a namespace; commands join it
-(``nsenter``) before bubblewrap starts, so a command pays no NAT start-up of its own.
+One :class:`NetworkNamespace` is a holder process owning such a namespace (``off`` or
+``egress``); a session's commands join it (``nsenter``) before bubblewrap starts, so a
+command pays neither the namespace's creation nor the NAT's start-up.
 Standard library only: the detached job launcher uses it too.
 """
 
@@ -26,6 +27,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Literal
@@ -98,10 +100,11 @@ def prohibited_routes(allow: Iterable[str] = ()) -> list[str]:
 
 
 @functools.cache
-def missing_tools() -> list[str]:
-    """The programs egress needs that are not installed."""
-    return [tool for tool in ("slirp4netns", "nsenter", "unshare", "ip")
-            if shutil.which(tool) is None]
+def missing_tools(*, nat: bool = True) -> list[str]:
+    """The programs a shared namespace needs that are not installed (``nat``: with the
+    egress NAT)."""
+    tools = ("slirp4netns", "nsenter", "unshare", "ip") if nat else ("nsenter", "unshare", "ip")
+    return [tool for tool in tools if shutil.which(tool) is None]
 
 
 def egress_hint() -> str:
@@ -112,19 +115,21 @@ def egress_hint() -> str:
             "included).")
 
 
-class EgressNetwork:
-    """A network namespace with NAT to the internet only, kept by a holder process.
+class NetworkNamespace:
+    """A network namespace kept by a holder process: with ``egress``, NAT to the internet
+    only; without, just a private loopback (``off``).
 
     The holder is ``cat`` reading a pipe only we write to: when this process ends (even
     killed), the pipe closes, the holder exits, and so does the NAT (its exit fd closes).
     """
 
-    def __init__(self, *, allow: Iterable[str] = ()) -> None:
-        missing = missing_tools()
+    def __init__(self, *, egress: bool = True, allow: Iterable[str] = ()) -> None:
+        missing = missing_tools(nat=egress)
         if missing:
             raise NetworkUnavailable(
                 f"the egress network needs {', '.join(missing)}, which "
                 f"{'is' if len(missing) == 1 else 'are'} not installed. {egress_hint()}")
+        self.egress = egress
         self.allow = list(allow)
         self.rootless = os.geteuid() != 0
         self._holder: subprocess.Popen[bytes] | None = None
@@ -145,10 +150,15 @@ class EgressNetwork:
                                   stdout=subprocess.DEVNULL, stderr=self._holder_err,
                                   close_fds=True)
         self._holder = holder
+        assert holder.stdin is not None
+        # If this object is dropped without close() (a finished web session), closing
+        # the holder's pipe (and the NAT's exit fd) still ends both processes.
+        self._finalizer = weakref.finalize(self, _release_fds, None, holder.stdin)
         try:
             self._wait_for_namespace(holder)
-            self._start_nat(holder.pid)
-            self._add_routes()
+            if self.egress:
+                self._start_nat(holder.pid)
+            self._configure()
         except BaseException:
             self.close()
             raise
@@ -185,6 +195,9 @@ class EgressNetwork:
             os.close(exit_r)
         self._exit_w = exit_w
         os.set_inheritable(exit_w, False)
+        self._finalizer.detach()
+        assert self._holder is not None and self._holder.stdin is not None
+        self._finalizer = weakref.finalize(self, _release_fds, exit_w, self._holder.stdin)
         try:
             ready = _read_with_timeout(ready_r, _READY_TIMEOUT_S)
         finally:
@@ -194,22 +207,24 @@ class EgressNetwork:
             raise NetworkUnavailable(f"slirp4netns did not start: {err or 'no answer'}. "
                                      f"{egress_hint()}")
 
-    def _add_routes(self) -> None:
-        batch = "\n".join(prohibited_routes(self.allow)) + "\n"
+    def _configure(self) -> None:
+        lines = prohibited_routes(self.allow) if self.egress else ["link set lo up"]
+        batch = "\n".join(lines) + "\n"
         done = subprocess.run([*self.enter_argv(), "ip", "-batch", "-"], input=batch.encode(),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False,
                               timeout=_READY_TIMEOUT_S)
         if done.returncode != 0:
             raise NetworkUnavailable(
-                "could not restrict the egress network (ip route): "
+                "could not configure the sandbox's network namespace (ip): "
                 f"{done.stdout.decode(errors='replace').strip()}")
 
     # --- use ----------------------------------------------------------------------------
     @property
     def alive(self) -> bool:
         """Whether the holder and the NAT still run."""
-        return (self._holder is not None and self._holder.poll() is None
-                and self._nat is not None and self._nat.poll() is None)
+        holder_up = self._holder is not None and self._holder.poll() is None
+        return holder_up and (not self.egress or (self._nat is not None
+                                                   and self._nat.poll() is None))
 
     def enter_argv(self) -> list[str]:
         """The argv prefix that runs a program inside this namespace."""
@@ -222,6 +237,9 @@ class EgressNetwork:
 
     def close(self) -> None:
         """Stop the NAT and the holder (commands still inside lose their network)."""
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer.detach()
         if self._exit_w is not None:
             with contextlib.suppress(OSError):
                 os.close(self._exit_w)
@@ -248,6 +266,14 @@ class EgressNetwork:
         os.set_inheritable(self._holder.stdin.fileno(), True)
         if self._exit_w is not None:
             os.set_inheritable(self._exit_w, True)
+
+
+def _release_fds(exit_fd: int | None, holder_stdin: IO[bytes]) -> None:
+    if exit_fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(exit_fd)
+    with contextlib.suppress(OSError):
+        holder_stdin.close()
 
 
 def _read_with_timeout(fd: int, timeout_s: float) -> bytes:

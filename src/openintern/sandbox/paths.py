@@ -5,9 +5,11 @@ the interpreter directories that must stay visible even when they live in a hidd
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import pwd
 import site
+import stat
 import sys
 from pathlib import Path
 
@@ -60,13 +62,18 @@ def openintern_private_dirs() -> list[Path]:
 
 def openintern_private_files() -> list[Path]:
     """Single files to hide: the config file in effect (``$OPENINTERN_CONFIG`` may point
-    anywhere, e.g. into a project directory we must not hide as a whole)."""
-    path = config_file()
-    try:
-        resolved = path.resolve()
-    except (OSError, RuntimeError):
-        return []
-    return [resolved] if resolved.is_file() else []
+    anywhere, e.g. into a project directory we must not hide as a whole) and the ``.env``
+    the settings read from the current directory (a config source of the host process,
+    wherever it is, never visible to agent code)."""
+    found: list[Path] = []
+    for path in (config_file(), Path.cwd() / ".env"):
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):
+            continue
+        if resolved.is_file():
+            found.append(resolved)
+    return list(dict.fromkeys(found))
 
 
 def interpreter_dirs() -> list[Path]:
@@ -189,3 +196,44 @@ def hidden_reason(path: Path, workspace: Path, *, write: bool) -> str | None:
         if any(is_within(candidate, p) for p in private):
             return "OpenIntern's store and configuration are hidden from the agent"
     return None
+
+
+# --- for root callers: what the system keeps from other users ---------------------------
+
+#: Folders of services' state and logs: hidden from agent code whole when we run as root.
+ROOT_PRIVATE_DIRS = ("/var/lib", "/var/log", "/var/backups", "/var/spool", "/var/mail",
+                     "/boot", "/lost+found")
+_SCANNED_FOR_PRIVATE = ("/etc", "/opt", "/srv", "/usr/local/etc", "/var/cache")
+_SCAN_LIMIT = 50_000
+
+
+@functools.cache
+def root_private_paths() -> list[Path]:
+    """System files and folders that other users may not read (``/etc/shadow``, host SSH
+    keys, ``/etc/ssl/private``, service data). Agent code of a root caller runs as root's
+    uid (without capabilities), so file ownership alone would let it read them; the
+    sandbox hides them instead. Scanned once per process."""
+    found = [Path(d) for d in ROOT_PRIVATE_DIRS if Path(d).is_dir()]
+    seen = 0
+    for top in _SCANNED_FOR_PRIVATE:
+        for dirpath, dirnames, filenames in os.walk(top):
+            seen += len(dirnames) + len(filenames)
+            if seen > _SCAN_LIMIT:
+                break
+            keep = []
+            for name in dirnames:
+                path = Path(dirpath) / name
+                with contextlib.suppress(OSError):
+                    mode = path.lstat().st_mode
+                    if stat.S_ISDIR(mode) and not mode & stat.S_IXOTH:
+                        found.append(path)
+                    elif stat.S_ISDIR(mode):
+                        keep.append(name)
+            dirnames[:] = keep
+            for name in filenames:
+                path = Path(dirpath) / name
+                with contextlib.suppress(OSError):
+                    mode = path.lstat().st_mode
+                    if stat.S_ISREG(mode) and not mode & stat.S_IROTH:
+                        found.append(path)
+    return found
