@@ -116,3 +116,14 @@ async def test_a_store_inside_the_workspace_is_refused(
     monkeypatch.setenv("OPENINTERN_DATA_DIR", str(data))
     with pytest.raises(ToolError, match="store and configuration"):
         await _run(tmp_path, "read_file", path="store/openintern.db")
+
+
+async def test_a_workspace_inside_the_data_directory_stays_usable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # e.g. a server keeping one workspace per owner under its data directory
+    monkeypatch.setenv("OPENINTERN_DATA_DIR", str(tmp_path))
+    ws = tmp_path / "workspaces" / "alice"
+    ws.mkdir(parents=True)
+    await _run(ws, "write_file", path="train.py", content="print(1)\n")
+    assert "print(1)" in (await _run(ws, "read_file", path="train.py")).text

@@ -1,7 +1,7 @@
 """Finding a bubblewrap that works here, and saying exactly why not when it does not.
 
-The probe runs the same isolation the sandbox uses (own user namespace with an
-unprivileged uid, no capabilities, own PID and network namespaces) around ``true``.
+The probe runs the isolation the sandbox relies on (own user namespace with an
+unprivileged uid, no capabilities, own PID namespace) around ``true``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ INSTALL_HINT = (
     "bubblewrap), or use --sandbox none to opt out (no isolation)."
 )
 OPT_OUT_HINT = "or use --sandbox none to opt out (no isolation)."
-_PROBE_TIMEOUT_S = 10.0
+# Generous: on a very busy machine namespace creation can take seconds, and a probe that
+# times out would refuse a sandbox that works.
+_PROBE_TIMEOUT_S = 60.0
 
 
 class BwrapUnavailable(SandboxError):
@@ -47,8 +49,10 @@ class BwrapFeatures:
 
 
 def _isolation_args(uid: int = SANDBOX_UID) -> list[str]:
+    # No --unshare-net: a new network namespace is the slowest part to create (and to
+    # tear down) on a busy kernel, and the sandbox's network is checked where it is made.
     return ["--unshare-user", "--uid", str(uid), "--gid", str(uid), "--unshare-pid",
-            "--unshare-net", "--cap-drop", "ALL"]
+            "--cap-drop", "ALL"]
 
 
 def _run(argv: list[str]) -> tuple[int, str]:

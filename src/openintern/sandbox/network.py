@@ -50,7 +50,7 @@ BLOCKED_RANGES: tuple[str, ...] = (
     "240.0.0.0/4",
 )
 
-_READY_TIMEOUT_S = 10.0
+_READY_TIMEOUT_S = 30.0  # generous: a busy kernel can take seconds to make a namespace
 
 
 class NetworkUnavailable(RuntimeError):
@@ -232,7 +232,9 @@ class NetworkNamespace:
         pid = self._holder.pid
         argv = ["nsenter", f"--net=/proc/{pid}/ns/net"]
         if self.rootless:
-            argv.insert(1, f"--user=/proc/{pid}/ns/user")
+            # Joining the holder's user namespace gives the capabilities there; keeping
+            # our credentials avoids setgroups, which that namespace denies.
+            argv[1:1] = [f"--user=/proc/{pid}/ns/user", "--preserve-credentials"]
         return [*argv, "--"]
 
     def close(self) -> None:

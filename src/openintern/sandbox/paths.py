@@ -193,7 +193,9 @@ def hidden_reason(path: Path, workspace: Path, *, write: bool) -> str | None:
             if len(parts) < 2 or parts[1] not in READABLE_INTERNALS:
                 return ("this part of .openintern/ is OpenIntern's internal state; only "
                         "spill/, runs/, snapshots/ and repro/ are readable")
-        if any(is_within(candidate, p) for p in private):
+        # A data directory that *contains* the workspace (e.g. per-owner workspaces
+        # under it) hides only what lies inside the workspace, like the sandbox does.
+        if any(is_within(candidate, p) and not is_within(root, p) for p in private):
             return "OpenIntern's store and configuration are hidden from the agent"
     return None
 
