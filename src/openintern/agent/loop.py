@@ -20,7 +20,6 @@ from openintern.agent.context import ContextBuilder, ContextOverflowError, trunc
 from openintern.agent.guards import (
     MAX_CORRECTIONS,
     Approver,
-    AutoApprover,
     BudgetGuard,
     CheckedCall,
     Correction,
