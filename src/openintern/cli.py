@@ -406,6 +406,7 @@ def config_cmd() -> None:
 
 # Commands implemented in their own modules (imports there are cheap: typer only).
 from openintern.accounting.commands import cost_command, egress_command  # noqa: E402
+from openintern.bench.commands import bench_app  # noqa: E402
 from openintern.evaluation.commands import eval_model_cmd  # noqa: E402
 from openintern.export.commands import export_cmd  # noqa: E402
 from openintern.mcp.commands import mcp_cmd  # noqa: E402
@@ -415,9 +416,10 @@ app.command("export")(export_cmd)
 app.command("eval-model")(eval_model_cmd)
 app.command("cost")(cost_command)
 app.command("egress")(egress_command)
+app.add_typer(bench_app, name="bench")
 
 _COMMANDS = {"run", "resume", "sessions", "demo", "config", "runs", "reproduce", "serve", "mcp",
-             "export", "eval-model", "cost", "egress"}
+             "export", "eval-model", "cost", "egress", "bench"}
 
 
 def _task_words(argv: list[str]) -> list[str]:
