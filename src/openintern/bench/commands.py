@@ -134,7 +134,7 @@ def run_cmd(
     )
     from openintern.bench.floor import FLOORS
     from openintern.bench.report import plot_tasks, render
-    from openintern.bench.results import RunRecord, new_run_id, runs_dir
+    from openintern.bench.results import AttemptResult, RunRecord, new_run_id, runs_dir
     from openintern.bench.runner import RUN_PROMPT, AgentSettings, run_all
     from openintern.config import Settings
 
@@ -169,11 +169,8 @@ def run_cmd(
     done = 0
     start = time.monotonic()
 
-    def progress(result: object) -> None:
+    def progress(result: AttemptResult) -> None:
         nonlocal done
-        from openintern.bench.results import AttemptResult
-
-        assert isinstance(result, AttemptResult)
         done += 1
         g, i = result.grade, result.integrity
         score = "no valid submission" if g.score is None else f"{g.score:.4g} ({g.tier})"
