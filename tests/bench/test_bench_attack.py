@@ -62,6 +62,7 @@ def tool_outputs(attempt_dir: Path) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # many agent processes: slow on a loaded machine
 def test_agent_code_cannot_read_the_hidden_answers(
         bench_data_dir: Path, built_tasks: Mapping[str, BuiltTask]) -> None:
     task = built_tasks["breast-cancer"]

@@ -28,6 +28,7 @@ def regrade(task: BuiltTask, workspace: Path) -> float:
     return get_metric(task.meta.metric)([truth[i] for i in ids], [submitted[i] for i in ids])
 
 
+@pytest.mark.timeout(900)  # builds every task (the first test to need them)
 def test_list_shows_every_task_with_thresholds(bench_data_dir: Path) -> None:
     result = run_bench("list", data_dir=bench_data_dir)
     assert result.code == 0, result.output
@@ -36,11 +37,12 @@ def test_list_shows_every_task_with_thresholds(bench_data_dir: Path) -> None:
     assert "noisy_comparison" in result.output and "roc_auc" in result.output
 
 
+@pytest.mark.timeout(1500)  # many agent processes: slow on a loaded machine
 def test_the_scripted_floor_runs_every_task_offline(
         bench_data_dir: Path, built_tasks: Mapping[str, BuiltTask]) -> None:
     result = run_bench("run", "--model", "scripted/floor", "--seeds", "1", "--parallel", "3",
-                       "--no-network", "--max-iterations", "30", "--timeout", "400",
-                       data_dir=bench_data_dir, timeout=1500)
+                       "--no-network", "--max-iterations", "30",
+                       data_dir=bench_data_dir, timeout=1400)
     assert result.code == 0, result.output[-4000:]
     record = stored_run(result, bench_data_dir)
     assert {a.task_id for a in record.attempts} == {s.id for s in bundled_tasks()}
@@ -77,6 +79,7 @@ def test_the_scripted_floor_runs_every_task_offline(
     assert record.id in runs.output
 
 
+@pytest.mark.timeout(900)  # many agent processes: slow on a loaded machine
 def test_the_overclaiming_player_is_caught(bench_data_dir: Path,
                                            built_tasks: Mapping[str, BuiltTask]) -> None:
     result = run_bench("run", "breast-cancer", "shop-duplicates", "--model",

@@ -133,6 +133,7 @@ def test_medal_thresholds_follow_the_leaderboard() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # many agent processes: slow on a loaded machine
 def test_a_prepared_competition_is_listed_refused_when_visible_and_graded(
         bench_data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     package = make_package(tmp_path / "mle-bench")
