@@ -143,7 +143,7 @@ def run_cmd(
         _fail(f"--sandbox must be bwrap or none, not {sandbox!r}")
     settings = Settings()
     chosen = model or settings.model
-    net = settings.sandbox_network if network is None else network
+    net = settings.sandbox_network if network is None else ("egress" if network else "off")
     if sandbox == "none":
         console.print("[bold yellow]--sandbox none: the agent could read the hidden answers; "
                       "this run is marked 'answers NOT hidden'.[/bold yellow]")

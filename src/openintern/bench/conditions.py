@@ -14,7 +14,7 @@ import time
 from importlib import metadata, resources
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 
 class Limits(BaseModel):
@@ -48,11 +48,17 @@ class RunConditions(BaseModel):
     seeds: list[int]
     parallel: int
     sandbox: str
-    network: bool
+    # The sandbox's network level: off, egress or full (older runs recorded a bool).
+    network: str
     answers_hidden: bool = Field(description="the sandbox hid the answers (checked before "
                                  "every attempt); false with --sandbox none")
     machine: Machine
     started_at: float = Field(default_factory=time.time)
+
+    @field_validator("network", mode="before")
+    @classmethod
+    def _network_level(cls, value: object) -> object:
+        return ("egress" if value else "off") if isinstance(value, bool) else value
 
 
 def _git(args: list[str], cwd: Path) -> str:

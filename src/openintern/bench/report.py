@@ -104,7 +104,7 @@ def conditions_table(record: RunRecord) -> Table:
         ("limits", f"{c.limits.max_iterations} iterations, ${c.limits.budget_usd:g} budget, "
                    f"{c.limits.timeout_s:g}s wall per attempt"),
         ("seeds", ", ".join(map(str, c.seeds)) + f" (parallel {c.parallel})"),
-        ("sandbox", f"{c.sandbox}, network {'on' if c.network else 'off'}, answers "
+        ("sandbox", f"{c.sandbox}, network {c.network}, answers "
                     + ("hidden (checked per attempt)" if c.answers_hidden else "NOT hidden")),
         ("machine", f"{m.cpus} CPUs ({m.cpu_model}), {m.memory_gib:g} GiB, "
                     f"{', '.join(m.gpus) or 'no GPU'}; {m.platform}; Python {m.python}"),

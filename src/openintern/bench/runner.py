@@ -75,7 +75,7 @@ class AgentSettings:
     budget_usd: float
     timeout_s: float
     sandbox: str
-    network: bool
+    network: str  # the sandbox's network level: off, egress or full
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -134,7 +134,7 @@ def agent_argv(attempt: Attempt, settings: AgentSettings, model: str, api_base: 
             "--workspace", str(attempt.workspace),
             "--max-iterations", str(settings.max_iterations),
             "--budget", f"{settings.budget_usd:g}", "--sandbox", settings.sandbox,
-            "--network" if settings.network else "--no-network"]
+            "--network-level", settings.network]
     if api_base:
         argv += ["--api-base", api_base]
     return argv
