@@ -422,6 +422,13 @@ class Settings(BaseSettings):
             data = {**data, "sandbox_network": False}
         return data
 
+    # --- web lab: per-user workspaces ---------------------------------------------------
+    web_workspaces: Path | None = Field(
+        None,
+        description="Folder of the web users' workspaces, one per user (default: "
+        "web-workspaces in the data directory).",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -77,6 +77,17 @@ class ToolCallFinished(EventBase):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class ToolOutput(EventBase):
+    """Output of a running tool call as it arrives (a shell command's stdout/stderr),
+    coalesced into chunks of whole lines and bounded per call: ``truncated`` marks the
+    last chunk sent live (the rest is in the call's full log)."""
+
+    type: Literal["tool_output"] = "tool_output"
+    call_id: str
+    text: str
+    truncated: bool = False
+
+
 class ApprovalRequested(EventBase):
     """A tool call needs the user's approval before it runs."""
 
@@ -228,6 +239,7 @@ Event = Annotated[
     | AssistantMessage
     | ToolCallStarted
     | ToolCallFinished
+    | ToolOutput
     | ApprovalRequested
     | ApprovalResolved
     | PlanUpdated

@@ -52,12 +52,22 @@ def _short_args(name: str, args: dict[str, Any] | str, width: int = 90) -> str:
         text = " ".join(shown)
     elif name == "shell" and "command" in args:
         text = str(args["command"])
+    elif name == "sweep" and isinstance(args.get("space"), dict):
+        space = ", ".join(f"{k} ∈ {v}" for k, v in args["space"].items())
+        text = f"{args.get('name', '')}: {space} × {args.get('seeds', 3)} seeds"
     elif "path" in args:
         text = str(args["path"])
-    else:
-        text = json.dumps(args, ensure_ascii=False)
+    else:  # what was given: nulls and empty values say nothing
+        text = json.dumps({k: v for k, v in args.items() if v not in (None, "", [], {})},
+                          ensure_ascii=False)
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def tool_summary(name: str, arguments: dict[str, Any] | str) -> str:
+    """The one-line description of a tool call that the terminal prints after the tool's
+    name (``jobs`` → ``wait <ids>``); the web's tool cards show the same line."""
+    return _short_args(name, arguments)
 
 
 class TerminalRenderer:

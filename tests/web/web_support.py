@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from openintern.agent.session import open_store
 from openintern.config import Settings
+from openintern.llm.types import LLMClient
 from openintern.tools.base import Tool, ToolContext, ToolRegistry, ToolResult
 from openintern.tools.catalog import default_registry
 from openintern.web.app import create_app
@@ -79,9 +80,11 @@ def registry_with_costly_action() -> ToolRegistry:
 class LiveServer:
     """The app served by uvicorn in a thread on a free 127.0.0.1 port."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings,
+                 llm_factory: Callable[[Settings], LLMClient] | None = None) -> None:
         store = open_store(settings)
-        self.hub = SessionHub(settings, store, tools_factory=registry_with_costly_action)
+        self.hub = SessionHub(settings, store, tools_factory=registry_with_costly_action,
+                              llm_factory=llm_factory)
         self.app = create_app(settings, TOKEN, hub=self.hub)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -120,12 +123,25 @@ async def read_events(
 
     async def consume() -> None:
         event_id: str | None = None
+        name: str | None = None  # a named SSE event ("replayed") is no session event
         async with client.stream("GET", f"/api/sessions/{session_id}/events",
                                  headers=headers or {}, params=params or {}) as response:
             assert response.status_code == 200, await response.aread()
             async for line in response.aiter_lines():
                 if line.startswith("id: "):
                     event_id = line[4:]
+                elif line.startswith("event: "):
+                    name = line[7:]
+                elif line.startswith("data: ") and name == "batch":  # stored events
+                    name = event_id = None
+                    for event in json.loads(line[6:]):
+                        event["_id"] = str(event["seq"])
+                        out.append(event)
+                        stored = [e for e in out if e["_id"] is not None]
+                        if until(event) or (limit is not None and len(stored) >= limit):
+                            return
+                elif line.startswith("data: ") and name is not None:
+                    name = event_id = None
                 elif line.startswith("data: "):
                     event = json.loads(line[6:])
                     event["_id"] = event_id

@@ -50,7 +50,7 @@ from openintern.events import (
 from openintern.llm.errors import ContextWindowExceeded, LLMError
 from openintern.llm.types import LLMClient, Message, ModelReply, RetryNotice, TextDelta, ToolCall
 from openintern.store import Store, StoreUnavailable
-from openintern.tools.base import ToolContext, ToolError, ToolRegistry, ToolResult
+from openintern.tools.base import ToolContext, ToolError, ToolRegistry, ToolResult, running_call
 
 
 @dataclass
@@ -383,7 +383,8 @@ class ResearchLoop:
             if approval.denial is not None:
                 return ToolResult.error(approval.denial), time.perf_counter() - start
             params = approval.params
-            result = await item.tool.run(params, self.tool_ctx)
+            with running_call(call.id):  # tools that stream output tie it to the call
+                result = await item.tool.run(params, self.tool_ctx)
             if approval.edited:
                 # The model must know it was not its own call that ran.
                 result.text = (

@@ -33,6 +33,7 @@ from openintern.compute.runfiles import (
     stop_tree,
     write_atomic,
 )
+from openintern.compute.system_metrics import SystemSampler
 from openintern.sandbox.limits import LimitScope, ResourceLimits, format_bytes
 
 _KILL_GRACE_S = 5.0
@@ -163,6 +164,7 @@ def _run_verified(run_dir: Path, spec: dict[str, Any]) -> str:
             finish(run_dir, "failed", 127, f"could not start: {exc}")
             return "failed"
         record_process(run_dir / "child", process.pid)
+        sampler = SystemSampler(run_dir, process.pid).start()  # CPU, memory, GPU while it runs
 
         def on_term(_signum: int, _frame: FrameType | None) -> None:
             # Someone stopped the launcher itself: take the job down with it, as cancelled.
@@ -175,6 +177,7 @@ def _run_verified(run_dir: Path, spec: dict[str, Any]) -> str:
         if timed_out:
             _stop(process)
         process.wait()
+        sampler.stop()
         log.close()
         code = process.returncode
         reached = scope.reached(exit_code=code)

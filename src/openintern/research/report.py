@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from openintern.research.ledger import ExperimentRecord, Ledger, lower_is_better
+from openintern.research.run_labels import config_text, run_names
 from openintern.research.stats import group_by_config, rank
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
@@ -73,25 +74,41 @@ def render_experiment_table(ledger: Ledger, session_id: str, max_rows: int = 10)
 
 
 def runs_table(ledger: Ledger, session_id: str | None = None) -> Table:
-    """A rich table of experiments (one session, or all), newest last."""
+    """A rich table of experiments (one session, or all), grouped by sweep and
+    configuration (a rule between groups), each run named by what tells it apart from
+    the others of its sweep (``svm · seed 3``)."""
     table = Table(title="Experiments", show_lines=False)
     # One session's table has no session column; short fields never wrap, so on an
-    # 80-column terminal the name and metrics take what is left (ids stay whole).
-    columns = ("id", *(() if session_id else ("session",)), "name", "status", "seed",
+    # 80-column terminal the run, its config and metrics take what is left (ids stay whole).
+    columns = ("id", *(() if session_id else ("session",)), "run", "config", "status",
                "metrics", "started", "duration")
     for col in columns:
-        table.add_column(col, overflow="fold", no_wrap=col not in ("name", "metrics"))
-    for e in ledger.experiments(session_id):
+        table.add_column(col, overflow="fold", no_wrap=col not in ("run", "config", "metrics"))
+    records = ledger.experiments(session_id)
+    names = run_names(records)
+    first_seen: dict[str, int] = {}
+    for i, e in enumerate(records):
+        first_seen.setdefault(e.sweep_id or e.id, i)
+        first_seen.setdefault(names[e.id].group, i)
+    ordered = sorted(records, key=lambda e: (first_seen[e.sweep_id or e.id],
+                                             first_seen[names[e.id].group],
+                                             e.seed if e.seed is not None else -1))
+    previous: str | None = None
+    for e in ordered:
+        group = names[e.id].group
+        if previous is not None and group != previous:
+            table.add_section()
+        previous = group
         started = time.strftime("%m-%d %H:%M", time.localtime(e.started_at)) \
             if e.started_at else ""
         duration = f"{(e.ended_at or time.time()) - e.started_at:.0f}s" if e.started_at else ""
         style = {"succeeded": "green", "failed": "red", "timeout": "red",
                  "cancelled": "yellow", "running": "cyan"}.get(e.status, "")
-        name = ("★ " if e.is_best else "") + e.name
+        name = ("★ " if e.is_best else "") + names[e.id].title
         # Text, not str: names and metrics are model-written, and Rich would read
         # "[...]" in them as markup and drop it.
         table.add_row(e.id, *(() if session_id else (e.session_id[:8],)), Text(name),
-                      Text(e.status, style=style), "" if e.seed is None else str(e.seed),
+                      Text(config_text(e.config) or "-"), Text(e.status, style=style),
                       Text(_key_metrics(e, sep="\n")), started, duration)
     return table
 

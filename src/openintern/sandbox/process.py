@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from openintern.sandbox.base import CommandResult
+from openintern.sandbox.live_output import byte_listener
 
 TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` returns; familiar to shell users
 _READ_CHUNK = 65_536
@@ -86,9 +87,14 @@ def _kill_group(process: asyncio.subprocess.Process) -> None:
 
 
 async def _pump(stream: asyncio.StreamReader, sink: CappedOutput) -> None:
+    live = byte_listener()  # the shell tool streams output to the UIs as it arrives
     while chunk := await stream.read(_READ_CHUNK):
         sink.feed(chunk)
+        if live is not None:
+            live(chunk)
     sink.feed(b"", final=True)
+    if live is not None:
+        live(b"")
 
 
 async def run_process(

@@ -7,8 +7,11 @@ and flags. Tools never print; they return.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, get_args
@@ -62,6 +65,21 @@ class ResearchState(Protocol):
         ...
 
 
+# The id of the tool call being run: set by the loop around each call (each runs in its
+# own task), read through ``ToolContext.call_id`` by tools that stream progress events.
+_CURRENT_CALL: ContextVar[str] = ContextVar("openintern_tool_call", default="")
+
+
+@contextlib.contextmanager
+def running_call(call_id: str) -> Iterator[None]:
+    """Mark the code inside as running the tool call ``call_id``."""
+    token = _CURRENT_CALL.set(call_id)
+    try:
+        yield
+    finally:
+        _CURRENT_CALL.reset(token)
+
+
 @dataclass
 class ToolContext:
     """Everything a tool may use. Tools reach the world only through this."""
@@ -74,6 +92,11 @@ class ToolContext:
     emit: Callable[[EventBase], EventBase]
     # Extra capabilities registered by later layers (job backends, ledger, clients).
     services: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def call_id(self) -> str:
+        """The id of the tool call being run ("" outside one)."""
+        return _CURRENT_CALL.get()
 
     def resolve_path(self, path: str) -> Path:
         """Resolve a model-supplied path inside the workspace, refusing escapes."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from openintern.sandbox.live_output import listening
 from openintern.tools.base import Tool, ToolContext, ToolError, ToolResult
+from openintern.tools.live_output import OutputStream
 
 
 class ShellParams(BaseModel):
@@ -33,12 +35,14 @@ class Shell(Tool[ShellParams]):
             raise ToolError(f"cwd {params.cwd!r} is not a directory in the workspace")
         # The loop truncates and spills long outputs; ask the sandbox for a generous cap so
         # the spill file holds the whole output.
-        result = await ctx.sandbox.run(
-            params.command,
-            timeout_s=params.timeout_s,
-            cwd=cwd,
-            max_output_chars=max(ctx.settings.tool_output_max_chars * 8, 200_000),
-        )
+        # Its output also streams to the user interfaces as it arrives (ToolOutput).
+        with OutputStream(ctx) as live, listening(live.feed):
+            result = await ctx.sandbox.run(
+                params.command,
+                timeout_s=params.timeout_s,
+                cwd=cwd,
+                max_output_chars=max(ctx.settings.tool_output_max_chars * 8, 200_000),
+            )
         status = f"exit code {result.exit_code}"
         if result.timed_out:
             status = f"timed out after {params.timeout_s} s (killed)"

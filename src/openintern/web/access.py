@@ -8,10 +8,16 @@ session answers 404, as if it did not exist, so ids cannot be probed.
 
 from __future__ import annotations
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
-from openintern.research.ledger import ExperimentRecord, Ledger
+from openintern.research.ledger import ExperimentRecord, Ledger, LedgerError
 from openintern.store import SessionInfo, StoreError
+
+
+def ledger_of(request: Request) -> Ledger:
+    """The app's experiment ledger."""
+    ledger: Ledger = request.app.state.hub.ledger
+    return ledger
 
 
 def current_user(request: Request) -> str | None:
@@ -47,7 +53,7 @@ def visible_sessions(request: Request, limit: int) -> list[SessionInfo]:
 
 def visible_experiments(request: Request, session_id: str | None) -> list[ExperimentRecord]:
     """Experiments (of one session, or all) this user may see."""
-    ledger = Ledger(request.app.state.hub.store)
+    ledger = ledger_of(request)
     if session_id is not None and not can_see(request, session_id):
         return []
     records = ledger.experiments(session_id)
@@ -58,3 +64,15 @@ def visible_experiments(request: Request, session_id: str | None) -> list[Experi
         if r.session_id not in allowed:
             allowed[r.session_id] = can_see(request, r.session_id)
     return [r for r in records if allowed[r.session_id]]
+
+
+def experiment_or_404(request: Request, exp_id: str) -> ExperimentRecord:
+    """The experiment (by id or unique prefix) if this user may see it, else 404.
+    Blocking (reads the store)."""
+    try:
+        record = ledger_of(request).get(exp_id)
+    except LedgerError:
+        raise HTTPException(404, f"no experiment {exp_id!r}") from None
+    if not can_see(request, record.session_id):
+        raise HTTPException(404, f"no experiment {exp_id!r}")
+    return record

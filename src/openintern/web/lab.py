@@ -1,5 +1,6 @@
-"""What the experiment pages show, computed from the ledger: per-configuration mean ± 95%
-CI, the lineage tree, a session's best result, a run's log tail, and two runs compared."""
+"""What the experiment pages show, computed from the ledger: the lineage tree, a session's
+best result, a run's log tail, and two runs compared (statistics per configuration live
+in :mod:`openintern.web.config_stats`)."""
 
 from __future__ import annotations
 
@@ -8,56 +9,13 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from openintern.config import Settings
 from openintern.research.ledger import ExperimentRecord
-from openintern.research.stats import group_by_config
-from openintern.store import Store, StoreError
+from openintern.store import Store
+from openintern.web.run_files import local_run_dir, workspace_of
 
 LOG_TAIL_LINES = 200
-
-
-@dataclass
-class ConfigRow:
-    """One configuration (all its seeds) on the metric it was declared for."""
-
-    name: str
-    metric: str
-    mode: Literal["min", "max"]
-    config: dict[str, object]
-    n: int
-    mean: float
-    ci_low: float | None  # None when one seed leaves the interval unbounded
-    ci_high: float | None
-    experiment_ids: list[str]
-
-    @property
-    def half_width(self) -> float | None:
-        """Half the CI's width (the ± part), None for a single seed."""
-        if self.ci_low is None or self.ci_high is None:
-            return None
-        return (self.ci_high - self.ci_low) / 2
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def config_rows(records: list[ExperimentRecord]) -> list[ConfigRow]:
-    """Mean ± 95% CI per configuration, for each primary metric in ``records``, best
-    configuration first within a metric."""
-    out: list[ConfigRow] = []
-    for metric in sorted({r.primary_metric for r in records if r.primary_metric}):
-        runs = [r for r in records if r.primary_metric == metric]
-        mode: Literal["min", "max"] = (
-            "min" if Counter(r.mode for r in runs).most_common(1)[0][0] == "min" else "max")
-        rows = [ConfigRow(s.name, metric, mode, s.config, s.n, s.mean, _finite(s.ci_low),
-                          _finite(s.ci_high), s.experiment_ids)
-                for s in group_by_config(runs, metric)]
-        rows.sort(key=lambda row: row.mean, reverse=mode == "max")
-        out.extend(rows)
-    return out
 
 
 @dataclass
@@ -128,26 +86,23 @@ async def run_logs(settings: Settings, store: Store, record: ExperimentRecord) -
     """The last lines of a run's output; a sentence saying why when there are none."""
     if not record.backend or not record.job_id:
         return f"No logs: the experiment is {record.status} and was never submitted as a job."
-    try:
-        workspace = Path(store.get_session(record.session_id).workspace)
-    except StoreError:
-        workspace = settings.workspace
     if record.backend == "local":
-        from openintern.compute.runfiles import runs_root
-
-        path = runs_root(workspace) / record.job_id / "output.log"
-        if not path.is_file():
-            return f"No logs: {path} does not exist (the run directory was removed?)."
+        run_dir = await asyncio.to_thread(local_run_dir, settings, store, record)
+        path = run_dir / "output.log" if run_dir else None
+        if path is None or not await asyncio.to_thread(path.is_file):
+            return f"No logs: the run directory of job {record.job_id} is gone (removed?)."
         text = await asyncio.to_thread(_tail, path, LOG_TAIL_LINES)
         return store.redactor.text(text) or "(the run has printed nothing yet)"
     from openintern.compute.base import JobBackendError
     from openintern.compute.registry import make_backend
     from openintern.sandbox import make_sandbox
 
+    workspace = await asyncio.to_thread(workspace_of, settings, store, record)
     try:
         # Remote backends do not run anything here; the sandbox is only a constructor need.
         quiet = settings.model_copy(update={"sandbox": "none"})
-        backend = make_backend(record.backend, quiet, workspace, make_sandbox(quiet, workspace))
+        backend = await asyncio.to_thread(make_backend, record.backend, quiet, workspace,
+                                          make_sandbox(quiet, workspace))
         text = await backend.logs(record.job_id, tail=LOG_TAIL_LINES)
     except (JobBackendError, OSError) as exc:
         return f"Could not read the logs from the {record.backend} backend: {exc}"
@@ -176,14 +131,17 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def compare(a: ExperimentRecord, b: ExperimentRecord) -> list[CompareRow]:
-    """The rows of a side-by-side comparison: identity, config keys, then metrics."""
+def compare(a: ExperimentRecord, b: ExperimentRecord, label_a: str = "", label_b: str = ""
+            ) -> list[CompareRow]:
+    """The rows of a side-by-side comparison: identity, config keys, then metrics.
+    ``label_a``/``label_b``: what tells the runs apart (see ``research.run_labels``)."""
     def duration(r: ExperimentRecord) -> str:
         if r.started_at is None or r.ended_at is None:
             return "–"
         return f"{r.ended_at - r.started_at:.1f} s"
 
     rows = [
+        CompareRow("run", label_a or a.name, label_b or b.name),
         CompareRow("name", a.name, b.name),
         CompareRow("status", a.status, b.status),
         CompareRow("command", a.command, b.command),

@@ -4,6 +4,11 @@ Each live session is an asyncio task owned by a :class:`SessionRunner`; it keeps
 whether or not a browser tab watches it. The :class:`SessionHub` holds the runners and a
 per-session fan-out of events, so an SSE stream can listen to a session before (or after)
 the session has a runner in this process.
+
+Building a session (store records, the sandbox, the model client, whose first import
+takes seconds) is blocking work: it runs in a worker thread, never on the event loop, and
+the hub warms the model client when the server starts. A web user's session gets that
+user's own workspace; the sandbox policy is the server's setting, never the request's.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -23,8 +30,10 @@ from openintern.agent.session import ResearchSession, SessionOptions
 from openintern.config import Settings
 from openintern.events import ApprovalRequested, EventBase
 from openintern.llm.types import LLMClient
+from openintern.research.ledger import Ledger
 from openintern.store import Store
 from openintern.tools.base import ToolRegistry
+from openintern.web.workspaces import owner_workspace
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +46,10 @@ class RunnerError(RuntimeError):
 
 class ApprovalNotPending(RunnerError):
     """The approval request is not (or no longer) waiting for an answer."""
+
+
+class RunningElsewhere(RunnerError):
+    """The session's turn is running in another process (a terminal, another server)."""
 
 
 class InvalidEditedArguments(RunnerError):
@@ -77,6 +90,51 @@ class WebApprover:
     def pending(self) -> list[ApprovalRequested]:
         """Requests still waiting for an answer."""
         return list(self.requests.values())
+
+
+# A turn whose process wrote nothing for this long is taken as dead (killed), not live.
+ELSEWHERE_IDLE_S = 600.0
+
+
+def running_elsewhere(status: str, updated_at: float, now: float | None = None) -> bool:
+    """Whether a session not run by this server has a turn in progress in another
+    process: its status says running and it was updated recently (a killed process
+    leaves "running" behind too; that one may be continued here)."""
+    return status == "running" and (now or time.time()) - updated_at < ELSEWHERE_IDLE_S
+
+
+def _import_model_client() -> None:
+    # As the model client does: the bundled price table, never a download.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm  # noqa: F401
+
+
+def _in_daemon_thread(work: Callable[[], None]) -> asyncio.Future[None]:
+    """Run ``work`` in a daemon thread; the future completes when it is done. A daemon
+    thread, unlike the loop's executor, never holds up the server's exit (a stopped
+    server does not wait for an import to finish)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            work()
+        except BaseException as exc:  # handed to whoever awaits the future
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=run, name="openintern-warm", daemon=True).start()
+    return future
 
 
 def _validation_text(exc: ValidationError) -> str:
@@ -157,19 +215,22 @@ class SessionRunner:
         if not self.approver.resolve(request_id, approved, arguments):
             raise ApprovalNotPending(f"no pending approval {request_id!r} in this session")
 
-    def undo(self) -> int:
+    async def undo(self) -> int:
         """Undo the last user turn (only between turns)."""
         if self.running:
             raise RunnerError("a turn is running; interrupt it before undoing")
-        return self.session.undo()
+        return await asyncio.to_thread(self.session.undo)
 
-    def raise_budget(self, budget_usd: float) -> None:
+    async def raise_budget(self, budget_usd: float) -> None:
         """Set the dollar cap for this and following turns."""
         s = self.session
         s.set_budget(budget_usd)
-        s.store.update_session(
-            s.info.id, config={**s.store.get_session(s.info.id).config, "budget_usd": budget_usd}
-        )
+
+        def record() -> None:
+            config = s.store.get_session(s.info.id).config
+            s.store.update_session(s.info.id, config={**config, "budget_usd": budget_usd})
+
+        await asyncio.to_thread(record)
 
 
 @dataclass
@@ -179,7 +240,6 @@ class NewSession:
     goal: str
     model: str | None = None
     budget_usd: float | None = None
-    sandbox: Literal["bwrap", "none"] | None = None
     job_backend: Literal["local", "ray", "hf"] | None = None
     owner: str | None = None  # the user who started it, when users are configured
 
@@ -208,6 +268,16 @@ class SessionHub:
         self._listeners: dict[str, list[Listener]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
+        self._warming: asyncio.Future[None] | None = None
+        self._ledger: Ledger | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        """The experiment ledger on the hub's store (made once: making one checks the
+        tables)."""
+        if self._ledger is None:
+            self._ledger = Ledger(self.store)
+        return self._ledger
 
     # --- listening -----------------------------------------------------------------------
     def listen(self, session_id: str, listener: Listener) -> Callable[[], None]:
@@ -253,35 +323,49 @@ class SessionHub:
     def _tools(self) -> ToolRegistry | None:
         return self.tools_factory() if self.tools_factory else None
 
-    def start(self, new: NewSession) -> SessionRunner:
-        """Record a new session and start its first turn with the goal."""
+    async def start(self, new: NewSession) -> SessionRunner:
+        """Record a new session and start its first turn with the goal. The session is
+        built in a worker thread (the loop keeps serving everyone else meanwhile), in the
+        owner's workspace, with the server's sandbox policy."""
         update: dict[str, object] = {}
         if new.model:
             update["model"] = new.model
         if new.budget_usd is not None:
             update["max_cost_usd"] = new.budget_usd
-        if new.sandbox:
-            update["sandbox"] = new.sandbox
         if new.job_backend:
             update["job_backend"] = new.job_backend
         settings = self.settings.model_copy(update=update)
         options, approver = self._options(settings)
-        session = ResearchSession.create(settings, new.goal, store=self.store, options=options,
-                                         llm=self._llm(settings), tools=self._tools())
-        # What the CLI does not record: the web form's backend and cap, and the owner.
-        self.store.update_session(session.info.id, config={
-            **session.info.config, "job_backend": settings.job_backend,
-            "budget_usd": new.budget_usd, "owner": new.owner})
-        session.info = self.store.get_session(session.info.id)
+
+        def build() -> ResearchSession:
+            workspace = owner_workspace(settings, new.owner)
+            session = ResearchSession.create(settings.model_copy(update={"workspace": workspace}),
+                                             new.goal, store=self.store,
+                                             options=options, llm=self._llm(settings),
+                                             tools=self._tools())
+            # What the CLI does not record: the web form's backend and cap, and the owner.
+            self.store.update_session(session.info.id, owner=new.owner or "", config={
+                **session.info.config, "job_backend": settings.job_backend,
+                "budget_usd": new.budget_usd, "owner": new.owner})
+            session.info = self.store.get_session(session.info.id)
+            return session
+
+        await self.warm()
+        session = await asyncio.to_thread(build)
         runner = self._attach(session, approver)
         runner.send(new.goal)
         return runner
 
-    def runner(self, session_id: str) -> SessionRunner:
-        """The live runner of a session, opening a recorded one on demand."""
+    async def runner(self, session_id: str) -> SessionRunner:
+        """The live runner of a session, opening a recorded one on demand (in a worker
+        thread). Raises :class:`RunningElsewhere` when another process runs its turn."""
         if session_id in self.runners:
             return self.runners[session_id]
-        info = self.store.get_session(session_id)  # StoreError when unknown
+        info = await asyncio.to_thread(self.store.get_session, session_id)  # StoreError
+        if running_elsewhere(info.status, info.updated_at):
+            raise RunningElsewhere(
+                "this session's turn is running in another process (intern in a terminal, "
+                "or another server); wait for it to end, or stop it there (Ctrl+C)")
         settings = self.settings
         budget = info.config.get("budget_usd")
         if budget is not None:
@@ -292,9 +376,28 @@ class SessionHub:
             update["api_base"] = info.config["api_base"]
         settings = settings.model_copy(update=update)
         options, approver = self._options(settings)
-        session = ResearchSession.open(settings, session_id, store=self.store, options=options,
-                                       llm=self._llm(settings), tools=self._tools())
+        await self.warm()
+        session = await asyncio.to_thread(
+            ResearchSession.open, settings, session_id, store=self.store, options=options,
+            llm=self._llm(settings), tools=self._tools())
+        if session_id in self.runners:  # opened meanwhile by another request
+            return self.runners[session_id]
         return self._attach(session, approver)
+
+    # --- warming ---------------------------------------------------------------------------
+    async def warm(self) -> None:
+        """Import what the first session would otherwise wait for (LiteLLM takes seconds
+        to import), in a worker thread; started when the server starts, awaited by the
+        first session. Never fails: a broken import surfaces when a session uses it."""
+        if self._warming is None:
+            self._warming = _in_daemon_thread(_import_model_client)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self._warming)
+
+    @property
+    def warmed(self) -> bool:
+        """Whether the model client is imported (sessions start without waiting)."""
+        return self._warming is not None and self._warming.done()
 
     async def shutdown(self) -> None:
         """Interrupt every running turn (the server is stopping)."""

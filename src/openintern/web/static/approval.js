@@ -1,7 +1,8 @@
 // The approval card of a pending action: what the agent wants to run, its estimated cost,
 // and its arguments in an editable form. String arguments get their own field (a textarea
 // for long ones such as a command or a script); the rest are edited together as JSON.
-// "Approve" sends the arguments only when the user changed them.
+// "Approve" sends the arguments only when the user changed them. Edits not yet sent are
+// kept in sessionStorage, so a reload does not lose them.
 import { el } from "./dom.js";
 
 const LONG_KEYS = new Set(["command", "script", "content", "code", "text", "body"]);
@@ -101,7 +102,26 @@ export function approvalCard(e, submit) {
     }
   }
 
-  form.addEventListener("input", () => { error.textContent = ""; refresh(); });
+  const draftKey = `openintern-approval-draft:${e.request_id}`;
+  function restoreDraft() {
+    let saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(draftKey) ?? "null"); } catch { saved = null; }
+    if (!saved || typeof saved !== "object") return;
+    for (const f of fields) if (typeof saved[f.dataset.key] === "string") f.value = saved[f.dataset.key];
+    if (json) {
+      const others = Object.fromEntries(Object.entries(saved).filter(([k]) => !stringKeys.includes(k)));
+      json.value = JSON.stringify(others, null, 2);
+    }
+    refresh();
+  }
+  function saveDraft() {
+    try {
+      if (changed()) sessionStorage.setItem(draftKey, JSON.stringify(collect()));
+      else sessionStorage.removeItem(draftKey);
+    } catch { /* unparsable JSON is not saved; the field keeps it */ }
+  }
+
+  form.addEventListener("input", () => { error.textContent = ""; refresh(); saveDraft(); });
   form.addEventListener("keydown", (ev) => {
     if (ev.key !== "Enter") return;
     if (ev.ctrlKey || ev.metaKey) { ev.preventDefault(); form.requestSubmit(); }
@@ -120,7 +140,9 @@ export function approvalCard(e, submit) {
     if (json) json.value = JSON.stringify(rest, null, 2);
     error.textContent = "";
     refresh();
+    saveDraft();
     yes.focus();
   };
-  return { box, focus: () => yes.focus() };
+  restoreDraft();
+  return { box, focus: () => yes.focus(), forget: () => sessionStorage.removeItem(draftKey) };
 }

@@ -1,6 +1,8 @@
-// Two runs side by side: their metrics overlaid, one chart per metric.
-import { drawRuns } from "./charts.js";
+// Two runs side by side: their metrics overlaid, one chart per metric, the legend naming
+// each run by what tells it apart.
+import { ChartPanel } from "./charts.js";
 
 const root = document.querySelector("[data-a]");
-const names = [...document.querySelectorAll("#comparison thead th")].slice(1).map((th) => th.textContent.trim());
-drawRuns(document.getElementById("chart"), [{ id: root.dataset.a, label: names[0] }, { id: root.dataset.b, label: names[1] }]);
+const panel = new ChartPanel(document.getElementById("chart"), [
+  { id: root.dataset.a, label: root.dataset.titleA }, { id: root.dataset.b, label: root.dataset.titleB }]);
+panel.follow(3000);
