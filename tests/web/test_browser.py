@@ -136,7 +136,7 @@ def test_approval_card_edits_the_command_before_approving(
     with ScriptedServer(script) as model:
         server = live_server_factory(model.base_url)
         created = httpx.post(f"{server.url}/api/sessions", json={"goal": "train once"},
-                             headers={"Authorization": f"Bearer {TOKEN}"})
+                             headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120)
         sid = created.json()["id"]
         page.goto(f"{server.url}/sessions/{sid}?token={TOKEN}")
 

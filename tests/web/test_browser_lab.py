@@ -86,7 +86,8 @@ def test_lab_charts_statistics_and_runs_told_apart(
         live_server_factory: Callable[[str], LiveServer], page: Any, shots: Path) -> None:
     server = live_server_factory("http://127.0.0.1:9")
     sid, ids = seed_sweep(server)
-    page.goto(f"{server.url}/experiments?session={sid}&token={TOKEN}")
+    # The first lab page may wait for scipy's import (warmed when the server starts).
+    page.goto(f"{server.url}/experiments?session={sid}&token={TOKEN}", timeout=90_000)
 
     # Grouped by sweep and configuration; each run named by what tells it apart.
     assert "lr-sweep" in page.locator("tr.sweep-head").first.inner_text()
@@ -336,7 +337,7 @@ def test_pages_obey_the_content_security_policy(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(f"{server.url}/?token={TOKEN}")
-        page.goto(f"{server.url}/experiments?session={sid}")
+        page.goto(f"{server.url}/experiments?session={sid}", timeout=90_000)
         page.locator(f"tr.run[data-exp='{ids['0.1/0']}']").get_by_role(
             "button", name="Chart").click()
         page.wait_for_selector("#chart figure[data-metric=loss] canvas")

@@ -108,7 +108,9 @@ class LiveServer:
 
     def client(self) -> httpx.AsyncClient:
         """An API client carrying the token."""
-        return httpx.AsyncClient(base_url=self.url, timeout=30,
+        # The first session of a process may wait for LiteLLM's import (tens of seconds
+        # on a busy machine), so requests get time.
+        return httpx.AsyncClient(base_url=self.url, timeout=120,
                                  headers={"Authorization": f"Bearer {TOKEN}"})
 
 

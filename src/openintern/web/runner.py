@@ -103,8 +103,11 @@ def running_elsewhere(status: str, updated_at: float, now: float | None = None) 
     return status == "running" and (now or time.time()) - updated_at < ELSEWHERE_IDLE_S
 
 
-def _import_model_client() -> None:
-    # As the model client does: the bundled price table, never a download.
+def _import_slow_modules() -> None:
+    # The statistics of the lab pages first (seconds), then the model client (LiteLLM,
+    # up to tens of seconds), with the bundled price table as the client uses it.
+    import scipy.stats  # type: ignore[import-untyped]  # noqa: F401
+
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm  # noqa: F401
 
@@ -386,11 +389,12 @@ class SessionHub:
 
     # --- warming ---------------------------------------------------------------------------
     async def warm(self) -> None:
-        """Import what the first session would otherwise wait for (LiteLLM takes seconds
-        to import), in a worker thread; started when the server starts, awaited by the
-        first session. Never fails: a broken import surfaces when a session uses it."""
+        """Import what the first session and the first lab page would otherwise wait for
+        (LiteLLM and scipy take seconds to import), in a thread; started when the server
+        starts, awaited by the first session. Never fails: a broken import surfaces when
+        it is used."""
         if self._warming is None:
-            self._warming = _in_daemon_thread(_import_model_client)
+            self._warming = _in_daemon_thread(_import_slow_modules)
         with contextlib.suppress(Exception):
             await asyncio.shield(self._warming)
 

@@ -39,7 +39,7 @@ function sweepChart(runs) {
   const metricAxis = axisOf(metric, values);
   const lower = runs[0].mode === "min";
   axes.push({ ...metricAxis, metric: true });
-  const W = Math.max(420, 160 * axes.length), H = 260, top = 30, bottom = 30, left = 60, right = 60;
+  const W = Math.max(480, 180 * axes.length), H = 260, top = 30, bottom = 30, left = 60, right = 60;
   const x = (i) => left + (i * (W - left - right)) / (axes.length - 1);
   const y = (p) => H - bottom - p * (H - top - bottom);
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "parallel", role: "img", "aria-label": `${metric} of ${runs.length} runs by configuration` });
@@ -58,7 +58,9 @@ function sweepChart(runs) {
   axes.forEach((a, i) => {
     const g = svg("g", { class: a.metric ? "pc-axis pc-metric" : "pc-axis" });
     g.append(svg("line", { x1: x(i), y1: y(0), x2: x(i), y2: y(1) }));
-    g.append(svg("text", { x: x(i), y: 16, "text-anchor": "middle", class: "pc-name" }, a.metric ? `${a.key} (${lower ? "lower" : "higher"} is better)` : a.key));
+    const anchor = i === 0 ? "start" : (i === axes.length - 1 ? "end" : "middle");
+    const nameX = i === 0 ? x(i) - 40 : (i === axes.length - 1 ? x(i) + 40 : x(i));
+    g.append(svg("text", { x: nameX, y: 16, "text-anchor": anchor, class: "pc-name" }, a.metric ? `${a.key} (${lower ? "lower" : "higher"} is better)` : a.key));
     const ticks = a.numeric && a.ticks.length > 6 ? [a.ticks[0], a.ticks[a.ticks.length - 1]] : a.ticks;
     for (const t of ticks) g.append(svg("text", { x: x(i) - 6, y: y(a.pos(t)) + 4, "text-anchor": "end", class: "pc-tick" }, label(t)));
     root.append(g);
