@@ -8,7 +8,6 @@ and flags. Tools never print; they return.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
