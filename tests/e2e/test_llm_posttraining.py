@@ -185,13 +185,17 @@ class TrainingModel:
 
     def __init__(self, grpo: dict[str, Any], dpo: dict[str, Any]) -> None:
         self.grpo, self.dpo = grpo, dpo
+        # The job ids, as a model keeps them: after many waits the first tool results
+        # are masked out of the context (the prompt economy), so they are noted here.
+        self.jobs: list[str] = []
 
     def __call__(self, body: dict[str, Any], index: int) -> Step | None:
         tools = [str(m.get("content") or "") for m in body["messages"] if m["role"] == "tool"]
         if not tools:
             return Step(tool_calls=[{"name": "train", "arguments": self.grpo},
                                     {"name": "train", "arguments": self.dpo}])
-        jobs = [m.group(1) for t in tools if (m := re.search(r"job (\S+); config", t))]
+        jobs = self.jobs = self.jobs or [
+            m.group(1) for t in tools if (m := re.search(r"job (\S+); config", t))]
         if len(jobs) < 2:
             return Step(text="could not start: " + " | ".join(tools)[-500:])
         waits = [t for t in tools if t.startswith("wait returned")]

@@ -15,7 +15,7 @@ from web_support import TOKEN, web_settings
 from openintern.agent.session import open_store
 from openintern.compute.base import JobSpec
 from openintern.compute.local import LocalBackend
-from openintern.compute.runfiles import runs_root
+from openintern.compute.runfiles import job_output_dir
 from openintern.research.ledger import Ledger
 from openintern.research.snapshot import take_snapshot
 from openintern.sandbox import make_sandbox
@@ -78,17 +78,18 @@ async def test_artifacts_code_diff_and_system_metrics_of_real_runs(workspace: Pa
         assert [p["step"] for p in system["cpu_percent"]] == sorted(
             p["step"] for p in system["cpu_percent"])
 
-        # Paths from agent code never lead outside the run's own directories.
-        run_dir = runs_root(workspace) / ids[0][1]
+        # Paths from agent code never lead outside the run's own directories: the job's
+        # output folder is in the workspace, where agent code writes.
+        run_dir = job_output_dir(workspace, ids[0][1])
         os.symlink("/etc/passwd", run_dir / "passwd")
         for path in ("files/passwd", "files/..%2F..%2Fspec.json", "files/spec.json",
                      "code/..%2F..%2F..%2Ftrain.py", "code/.complete"):
             r = await c.get(f"/experiments/{a}/{path}")
             assert r.status_code == 404, path
             assert "root:" not in r.text
-        # A run directory swapped for a link to "/" is no run directory at all.
+        # An output folder swapped for a link to "/" is no output folder at all.
         moved = run_dir.with_name(run_dir.name + ".moved")
         run_dir.rename(moved)
         os.symlink("/", run_dir)
         assert (await c.get(f"/experiments/{a}/files/etc/passwd")).status_code == 404
-        assert (await c.get(f"/experiments/{a}/log.txt")).status_code == 404
+        assert (await c.get(f"/experiments/{a}/files/predictions.csv")).status_code == 404

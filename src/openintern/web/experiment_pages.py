@@ -23,6 +23,7 @@ from openintern.web.run_files import (
     artifacts,
     code_diff,
     file_kind,
+    local_output_dir,
     local_run_dir,
     read_text,
     snapshot_file,
@@ -134,11 +135,12 @@ def mount_experiment_pages(app: FastAPI) -> None:
         names = run_names(siblings)
         parent = next((r for r in siblings if r.id == record.parent_id), None)
         children = [r for r in siblings if r.parent_id == record.id]
+        output_dir = local_output_dir(hub.settings, hub.store, record)
         run_dir = local_run_dir(hub.settings, hub.store, record)
         workspace = workspace_of(hub.settings, hub.store, record)
         return templates.TemplateResponse(request, "experiment.html", {
             "e": record, "name": names[record.id], "names": names, "parent": parent,
-            "children": children, "artifacts": artifacts(run_dir),
+            "children": children, "artifacts": artifacts(output_dir, run_dir),
             "code_files": snapshot_files(record, workspace),
             "others": [r for r in siblings if r.id != record.id and r.snapshot_path]})
 
@@ -165,7 +167,8 @@ def mount_experiment_pages(app: FastAPI) -> None:
         record = experiment_or_404(request, exp_id)
         hub = request.app.state.hub
         try:
-            path = artifact_path(local_run_dir(hub.settings, hub.store, record), rel)
+            path = artifact_path(rel, local_output_dir(hub.settings, hub.store, record),
+                                 local_run_dir(hub.settings, hub.store, record))
         except RunFileError as exc:
             raise HTTPException(404, str(exc)) from None
         kind = file_kind(path)

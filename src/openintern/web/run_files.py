@@ -6,12 +6,13 @@ file I/O, called from worker threads."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import mimetypes
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openintern.compute.runfiles import runs_root
+from openintern.compute.runfiles import job_output_dir, runs_root
 from openintern.config import Settings
 from openintern.research.ledger import ExperimentRecord
 from openintern.store import Store, StoreError
@@ -36,12 +37,26 @@ def workspace_of(settings: Settings, store: Store, record: ExperimentRecord) -> 
 
 
 def local_run_dir(settings: Settings, store: Store, record: ExperimentRecord) -> Path | None:
-    """The run directory of a local job (None for other backends or unsubmitted runs)."""
+    """The control directory of a local job (output.log, state, system.jsonl: in the data
+    directory, host-only); None for other backends or unsubmitted runs."""
+    if record.backend != "local" or not record.job_id or "/" in record.job_id:
+        return None
+    root = runs_root(workspace_of(settings, store, record)).resolve()
+    path = root / record.job_id
+    if not path.is_dir() or not path.resolve().is_relative_to(root):
+        return None
+    return path.resolve()
+
+
+def local_output_dir(settings: Settings, store: Store, record: ExperimentRecord
+                     ) -> Path | None:
+    """The folder a local job wrote (its artifacts: metrics, checkpoints, plots), inside
+    the workspace; None for other backends, unsubmitted runs, or when it is gone."""
     if record.backend != "local" or not record.job_id or "/" in record.job_id:
         return None
     workspace = workspace_of(settings, store, record).resolve()
-    path = runs_root(workspace) / record.job_id
-    # Agent code can write the workspace: a run directory swapped for a link to "/"
+    path = job_output_dir(workspace, record.job_id)
+    # Agent code can write the workspace: an output folder swapped for a link to "/"
     # must not turn into a window on the host's files.
     if not path.is_dir() or not path.resolve().is_relative_to(workspace):
         return None
@@ -79,29 +94,40 @@ def _inside(root: Path, rel: str) -> Path:
     return target
 
 
-def artifacts(run_dir: Path | None) -> list[RunFile]:
-    """The run's artifacts: files in its run directory (recursively, the launcher's
-    state files aside), at most 200."""
-    if run_dir is None:
-        return []
+def artifacts(*roots: Path | None) -> list[RunFile]:
+    """The run's artifacts: the files of its folders (the job's output folder, the
+    launcher's output.log and system samples), recursively, the launcher's state files
+    aside, at most 200. A name in an earlier folder hides the same name in a later one."""
     out: list[RunFile] = []
-    for path in sorted(run_dir.rglob("*")):
-        rel = path.relative_to(run_dir).as_posix()
-        if not path.is_file() or path.is_symlink() or rel in _INTERNAL or rel.startswith("."):
+    seen: set[str] = set()
+    for root in roots:
+        if root is None:
             continue
-        out.append(RunFile(rel, path.stat().st_size, file_kind(path)))
-        if len(out) >= 200:
-            break
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if (not path.is_file() or path.is_symlink() or rel in _INTERNAL
+                    or rel.startswith(".") or rel in seen):
+                continue
+            seen.add(rel)
+            out.append(RunFile(rel, path.stat().st_size, file_kind(path)))
+            if len(out) >= 200:
+                return out
     return out
 
 
-def artifact_path(run_dir: Path | None, rel: str) -> Path:
-    """An artifact's path, checked (RunFileError otherwise)."""
-    if run_dir is None:
-        raise RunFileError("this run has no run directory (not a local job)")
+def artifact_path(rel: str, *roots: Path | None) -> Path:
+    """An artifact's path in the first of ``roots`` that has it, checked (RunFileError
+    otherwise: outside its folder, a link out, a launcher state file)."""
+    if all(root is None for root in roots):
+        raise RunFileError("this run has no output folder (not a local job, or gone)")
     if rel in _INTERNAL:
         raise RunFileError(f"{rel!r} is not an artifact")
-    return _inside(run_dir, rel)
+    for root in roots:
+        if root is None:
+            continue
+        with contextlib.suppress(RunFileError):
+            return _inside(root, rel)
+    raise RunFileError(f"{rel!r} is not a file of this run")
 
 
 def read_text(path: Path, limit: int = TEXT_LIMIT) -> tuple[str, bool]:

@@ -24,6 +24,7 @@ from sqlalchemy import Text, cast, select
 
 from openintern.events import EventBase, parse_event
 from openintern.store import Store
+from openintern.store.engine import NON_FINITE_KEY, json_deserializer
 from openintern.store.models import EventRow
 from openintern.web.runner import SessionHub
 from openintern.web.tool_cards import CARD_EVENT_TYPES, card_fields
@@ -69,14 +70,14 @@ def _raw_rows(store: Store, session_id: str, after: int, limit: int
 
 # Rows to re-encode instead of passing through: non-finite numbers are no JSON for a
 # browser, and a stored seq would clash with the one added here.
-_PASSTHROUGH_UNSAFE = ("NaN", "Infinity", '"seq"')
+_PASSTHROUGH_UNSAFE = ("NaN", "Infinity", '"seq"', NON_FINITE_KEY)
 
 
 def _row_json(seq: int, kind: str, payload: str) -> str:
     """A stored row as :func:`event_json` of the parsed event would give it."""
     body = payload.strip()
     if any(t in body for t in _PASSTHROUGH_UNSAFE) or not body.startswith("{") or "\n" in body:
-        event = parse_event(payload)
+        event = parse_event(json_deserializer(payload))  # non-finite numbers untagged
         event.seq = seq
         return event_json(event)
     if kind in CARD_EVENT_TYPES:  # the stored payload is the event's JSON dump already
