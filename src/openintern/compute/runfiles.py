@@ -43,6 +43,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 FINAL_STATES = ("succeeded", "failed", "cancelled", "timeout")
 SIGNING_KEY = ".signing-key"
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -139,26 +141,26 @@ def read_text(path: Path) -> str | None:
 
 
 def proc_start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (field 22 of
-    ``/proc/<pid>/stat``), or None if there is no such process. Comparing it with the
-    recorded value tells a live job from an unrelated process that reused its pid."""
+    """The process's start time (psutil's ``create_time``, in milliseconds since the
+    epoch), or None if there is no such process or it has finished (a zombie). Comparing
+    it with the recorded value tells a live job from an unrelated process that reused
+    its pid."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    # The command name (field 2) may contain spaces and parentheses; split after it.
-    fields = raw[raw.rfind(")") + 2:].split()
-    if fields and fields[0] == "Z":  # a zombie has finished
-        return None
-    try:
-        return int(fields[19])
-    except (IndexError, ValueError):
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return round(float(process.create_time()) * 1000)
+    except (psutil.Error, ValueError):
         return None
 
 
 def record_process(path: Path, pid: int) -> None:
     """Write ``"<pid> <start time>"`` for :func:`process_alive`."""
     write_atomic(path, f"{pid} {proc_start_time(pid) or 0}")
+
+
+# Any start time in epoch milliseconds is above this (2001); clock ticks since boot are not.
+_EPOCH_MS_FLOOR = 10**12
 
 
 def process_alive(path: Path) -> int | None:
@@ -172,6 +174,10 @@ def process_alive(path: Path) -> int | None:
     except ValueError:
         return None
     current = proc_start_time(pid)
+    if current is not None and 0 < ticks < _EPOCH_MS_FLOOR:
+        # Written before start times were epoch milliseconds (clock ticks since boot):
+        # a job started by an older version still counts as running while its pid does.
+        return pid
     return pid if current is not None and current == ticks else None
 
 
@@ -181,34 +187,19 @@ def kill_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def _children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2:].split()
-        with contextlib.suppress(IndexError, ValueError):
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    return children
-
-
 def process_tree(pid: int) -> dict[int, int]:
     """``pid`` and all its descendants, each with its start time (to avoid signalling a
     process that reused a pid later)."""
-    children = _children_map()
+    try:
+        members = [psutil.Process(pid)]
+        members += members[0].children(recursive=True)
+    except psutil.Error:
+        return {}
     found: dict[int, int] = {}
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        ticks = proc_start_time(current)
-        if ticks is None or current in found:
-            continue
-        found[current] = ticks
-        todo.extend(children.get(current, []))
+    for member in members:
+        ticks = proc_start_time(member.pid)
+        if ticks is not None:
+            found[member.pid] = ticks
     return found
 
 
