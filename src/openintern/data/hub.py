@@ -5,6 +5,9 @@ Endpoints (relative to ``hf_endpoint``): ``/api/models?search=…``, ``/api/data
 and ``/{prefix}{repo_id}/resolve/{revision}/{path}`` for raw files (``prefix`` is empty for
 models, ``datasets/`` or ``spaces/`` otherwise). Renamed repos answer a 307 that the
 client follows; large files redirect to a CDN host that never receives the token.
+
+Through ``ServiceClient`` rather than ``HfApi``: HfApi's list and info calls have no
+cache, and here every Hub read gets the on-disk cache served stale when offline.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ What it guarantees:
   origin (one a model supplied, a redirect target) is fetched without it;
 - 2xx responses are cached on disk; an expired entry is served (flagged ``stale``) when
   the service is unreachable, so earlier work stays usable offline.
+
+Hand-written, not yet hishel plus a retrying transport: these guarantees are tested
+together (tests/research/test_http_client.py), and a swap must keep all of them.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ Store reads and the JSON encoding of a page of events run in a worker thread, ne
 the server's event loop (a locked database or a 10,000-event replay stalls no one else).
 A read re-covers the last couple of seconds, so an event committed late (PostgreSQL
 sequence numbers are handed out before commit) is still delivered, once.
+
+The SSE framing is hand-written (a few lines) rather than sse-starlette's: a replay goes
+out as pre-joined batch messages, which a one-event-per-item response would split.
 """
 
 from __future__ import annotations
