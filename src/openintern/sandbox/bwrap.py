@@ -37,7 +37,7 @@ from openintern.sandbox.bwrap_probe import (
 )
 from openintern.sandbox.devices import gpu_device_nodes
 from openintern.sandbox.environment import SANDBOX_HOME, sandbox_environment
-from openintern.sandbox.limits import LimitScope, ResourceLimits
+from openintern.sandbox.limits import ResourceLimits
 from openintern.sandbox.network import (
     NetworkLevel,
     NetworkNamespace,
@@ -58,7 +58,7 @@ from openintern.sandbox.paths import (
     resolve_cwd,
     root_private_paths,
 )
-from openintern.sandbox.process import bash_path, run_process
+from openintern.sandbox.process import bash_path, run_limited
 from openintern.sandbox.venv import ensure_venv, ensure_venv_blocking, venv_dir
 
 logger = logging.getLogger(__name__)
@@ -326,19 +326,9 @@ class BwrapSandbox:
             if shared is None or not shared.alive:
                 shared = await asyncio.to_thread(self.namespace)
             argv = [*shared.enter_argv(), *argv]
-        scope = LimitScope(self.limits, cgroup_root=self.cgroup_root)  # a few mkdirs
-        try:
-            result = await run_process(
-                [*scope.wrapper(), *argv],
-                env=environment,
-                cwd=directory,
-                timeout_s=timeout_s,
-                max_output_chars=max_output_chars,
-            )
-            result.note_limits(scope.reached(exit_code=result.exit_code, output=result.output))
-        finally:
-            await asyncio.shield(asyncio.to_thread(scope.close))
-        return result
+        return await run_limited(argv, limits=self.limits, cgroup_root=self.cgroup_root,
+                                 env=environment, cwd=directory, timeout_s=timeout_s,
+                                 max_output_chars=max_output_chars)
 
     def wrap(
         self,

@@ -7,17 +7,16 @@ still go into the workspace venv and the resource limits still apply.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from openintern.sandbox.base import CommandResult, SandboxError
 from openintern.sandbox.environment import sandbox_environment
-from openintern.sandbox.limits import LimitScope, ResourceLimits
+from openintern.sandbox.limits import ResourceLimits
 from openintern.sandbox.network import NetworkLevel, normalise_level
 from openintern.sandbox.paths import resolve_cwd
-from openintern.sandbox.process import bash_path, run_process
+from openintern.sandbox.process import bash_path, run_limited
 from openintern.sandbox.venv import ensure_venv, ensure_venv_blocking, venv_dir
 
 logger = logging.getLogger(__name__)
@@ -94,19 +93,9 @@ class UnsandboxedRunner:
         environment, dropped = self.environment(env)
         if dropped:
             logger.warning("Not passing secret-looking variables to the command: %s", dropped)
-        scope = await asyncio.to_thread(LimitScope, self.limits, cgroup_root=self.cgroup_root)
-        try:
-            result = await run_process(
-                [*scope.wrapper(), bash_path(), "-c", command],
-                env=environment,
-                cwd=directory,
-                timeout_s=timeout_s,
-                max_output_chars=max_output_chars,
-            )
-            result.note_limits(scope.reached(exit_code=result.exit_code, output=result.output))
-        finally:
-            await asyncio.shield(asyncio.to_thread(scope.close))
-        return result
+        return await run_limited([bash_path(), "-c", command], limits=self.limits,
+                                 cgroup_root=self.cgroup_root, env=environment, cwd=directory,
+                                 timeout_s=timeout_s, max_output_chars=max_output_chars)
 
     def wrap(
         self,

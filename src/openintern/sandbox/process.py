@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from openintern.sandbox.base import CommandResult
+from openintern.sandbox.limits import LimitScope, ResourceLimits
 from openintern.sandbox.live_output import byte_listener
 
 TIMEOUT_EXIT_CODE = 124  # what coreutils `timeout` returns; familiar to shell users
@@ -164,3 +165,25 @@ async def run_process(
         truncated=sink.truncated,
         total_chars=sink.total_chars,
     )
+
+
+async def run_limited(
+    argv: list[str],
+    *,
+    limits: ResourceLimits,
+    cgroup_root: str | None,
+    env: dict[str, str],
+    cwd: Path,
+    timeout_s: float,
+    max_output_chars: int,
+) -> CommandResult:
+    """:func:`run_process` under ``limits``: a scope (cgroup or rlimits) made for this one
+    command and removed after it; a limit the command hit is noted on the result."""
+    scope = await asyncio.to_thread(LimitScope, limits, cgroup_root=cgroup_root)
+    try:
+        result = await run_process([*scope.wrapper(), *argv], env=env, cwd=cwd,
+                                   timeout_s=timeout_s, max_output_chars=max_output_chars)
+        result.note_limits(scope.reached(exit_code=result.exit_code, output=result.output))
+    finally:
+        await asyncio.shield(asyncio.to_thread(scope.close))
+    return result
