@@ -7,6 +7,7 @@ grader once they are hidden."""
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -17,6 +18,7 @@ from bench_helpers import run_bench, stored_run
 
 from openintern.bench.grader import grade
 from openintern.bench.mlebench import medal_thresholds, mlebench_task
+from openintern.sandbox.paths import home_dirs, is_within, openintern_private_dirs
 
 COMPETITION = "toy-spaceship"
 CONFIG = f"""\
@@ -132,6 +134,19 @@ def test_medal_thresholds_follow_the_leaderboard() -> None:
     assert lower
 
 
+def _visible_folder(preferred: Path) -> Path:
+    """A writable folder the sandbox shows: not under /tmp, /var/tmp, /dev/shm, /run, a
+    home directory or OpenIntern's own (the clone itself may sit in one of those)."""
+    hidden = [Path(p) for p in ("/tmp", "/var/tmp", "/dev/shm", "/run")]
+    hidden += home_dirs() + openintern_private_dirs()
+    for candidate in (preferred, Path("/srv"), Path("/opt"), Path("/var/opt")):
+        folder = candidate.resolve()
+        if folder.is_dir() and os.access(folder, os.W_OK) and not any(
+                is_within(folder, h.resolve()) for h in hidden if h.exists()):
+            return folder
+    pytest.skip("no writable folder outside those the sandbox hides (run as root)")
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # many agent processes: slow on a loaded machine
 def test_a_prepared_competition_is_listed_refused_when_visible_and_graded(
@@ -139,7 +154,7 @@ def test_a_prepared_competition_is_listed_refused_when_visible_and_graded(
     package = make_package(tmp_path / "mle-bench")
     env = {"PYTHONPATH": str(package)}
     # Prepared outside every folder the sandbox hides: the answers would be visible.
-    visible = bench_data_dir.parent / f"{bench_data_dir.name}-mle-visible"
+    visible = _visible_folder(bench_data_dir.parent) / f"{bench_data_dir.name}-mle-visible"
     prepare(visible)
     try:
         listed = run_bench("list", "--mlebench-data", str(visible), data_dir=bench_data_dir,
