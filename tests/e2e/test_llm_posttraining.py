@@ -188,6 +188,7 @@ class TrainingModel:
         # The job ids, as a model keeps them: after many waits the first tool results
         # are masked out of the context (the prompt economy), so they are noted here.
         self.jobs: list[str] = []
+        self.states: dict[str, str] = {}
 
     def __call__(self, body: dict[str, Any], index: int) -> Step | None:
         tools = [str(m.get("content") or "") for m in body["messages"] if m["role"] == "tool"]
@@ -199,10 +200,15 @@ class TrainingModel:
         if len(jobs) < 2:
             return Step(text="could not start: " + " | ".join(tools)[-500:])
         waits = [t for t in tools if t.startswith("wait returned")]
-        states = dict(re.findall(r"local:(\S+) (\w+)", waits[-1])) if waits else {}
-        if len(waits) < 60 and not all(states.get(j) in TERMINAL for j in jobs):
+        if waits:  # the newest wait's states; older ones may be masked by now
+            self.states.update(re.findall(r"local:(\S+) (\w+)", waits[-1]))
+        states = self.states
+        # Wait for the runs still going: a wait returns as soon as one of its jobs has
+        # finished, so one that ended already would make every wait return at once.
+        pending = [j for j in jobs if states.get(j) not in TERMINAL]
+        if len(waits) < 60 and pending:
             return Step(tool_calls=[{"name": "jobs", "arguments": {
-                "operation": "wait", "job_ids": jobs, "wait_timeout_s": 60}}])
+                "operation": "wait", "job_ids": pending, "wait_timeout_s": 60}}])
         return Step(text="Both runs are over.")
 
 
